@@ -1,0 +1,31 @@
+"""Symmetry groups acting on MLP parameters, and canonical forms."""
+
+from symbnn.symmetry.align import align
+from symbnn.symmetry.base import Group, GroupElement, GroupSpec
+from symbnn.symmetry.groups import (
+    KINDS,
+    log_orbit_size,
+    logit_shifts,
+    make_group,
+    permutations,
+    product,
+    scalings,
+    sign_flips,
+    symmetry_of,
+)
+
+__all__ = [
+    "KINDS",
+    "Group",
+    "GroupElement",
+    "GroupSpec",
+    "align",
+    "log_orbit_size",
+    "logit_shifts",
+    "make_group",
+    "permutations",
+    "product",
+    "scalings",
+    "sign_flips",
+    "symmetry_of",
+]
