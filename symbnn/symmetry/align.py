@@ -4,8 +4,8 @@ For each hidden layer, unit ``i`` of the draw and unit ``j`` of the reference ar
 the vector ``(incoming weights, bias, outgoing weights)``. The cost folds in the best sign for odd
 activations, ``|u|^2 + |r|^2 - 2|u.r|``, and for positively homogeneous ones both networks are first
 brought to unit incoming norm, so the scale is fixed before matching. A Hungarian solver
-(``optax.assignment.hungarian_algorithm``) gives the permutation; sweeps over the layers repeat until
-no unit moves (the outgoing weights of one layer depend on the next layer's order).
+(``optax.assignment.hungarian_algorithm``) gives the permutation; sweeps over the layers repeat
+until no unit moves (the outgoing weights of one layer depend on the next layer's order).
 """
 
 from __future__ import annotations

@@ -1,0 +1,228 @@
+"""The result of a run: draws, statistics, the model, and conversions (arviz, netCDF)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from symbnn.nets import MLP
+from symbnn.types import PRNGKey
+
+__all__ = ["Posterior", "load", "model_from_config", "model_to_config"]
+
+
+def _encode(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {"__type__": type(obj).__name__, **fields}
+    if isinstance(obj, tuple | list):
+        return [_encode(v) for v in obj]
+    if isinstance(obj, np.ndarray | jax.Array):
+        return {"__array__": np.asarray(obj).tolist()}
+    return obj
+
+
+def _decode(obj: Any) -> Any:
+    import symbnn.models as models
+
+    if isinstance(obj, list):
+        return tuple(_decode(v) for v in obj)
+    if isinstance(obj, dict) and "__array__" in obj:
+        return np.asarray(obj["__array__"])
+    if isinstance(obj, dict) and "__type__" in obj:
+        name = obj["__type__"]
+        cls = MLP if name == "MLP" else getattr(models, name, None)
+        if cls is None:
+            raise ValueError(f"cannot rebuild a model component of unknown type {name!r}")
+        kwargs = {k: _decode(v) for k, v in obj.items() if k != "__type__"}
+        return cls(**kwargs)
+    return obj
+
+
+def model_to_config(model) -> str:
+    """A JSON description of a BNN model (its spec, prior, likelihood and reparameterisation)."""
+    return json.dumps(_encode(model))
+
+
+def model_from_config(config: str):
+    """Rebuild a model from :func:`model_to_config`'s JSON."""
+    return _decode(json.loads(config))
+
+
+def _flat_map(fn, tree: dict, lead: int = 2) -> dict:
+    """Apply a one-draw function to every (chain, draw) entry of a dict of arrays."""
+    shape = next(iter(tree.values())).shape[:lead]
+    flat = {k: jnp.asarray(v).reshape((-1, *v.shape[lead:])) for k, v in tree.items()}
+    out = jax.jit(jax.vmap(fn))(flat)
+    return jax.tree.map(lambda a: np.asarray(a).reshape((*shape, *a.shape[1:])), out)
+
+
+@dataclasses.dataclass
+class Posterior:
+    """Posterior draws of a BNN with leading (chain, draw) axes.
+
+    Attributes
+    ----------
+    model : BNNModel
+    draws : dict of numpy arrays
+        Site values in constrained space, (chain, draw, ...), including ``"sigma"`` if learned.
+    sample_stats : dict of numpy arrays
+        Per-draw sampler statistics, (chain, draw).
+    space : str
+        The space sampled in ("full", "constrained", "quotient").
+    x, y : numpy arrays, optional
+        The training data.
+    attrs : dict
+        Settings and timings of the run.
+    """
+
+    model: Any
+    draws: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    space: str = "full"
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    attrs: dict = dataclasses.field(default_factory=dict)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def mlp(self) -> MLP:
+        """The network spec."""
+        return self.model.mlp
+
+    @property
+    def group(self):
+        """The finite symmetry group of the model (permutations, and sign flips if odd)."""
+        return self.model.group
+
+    @property
+    def num_chains(self) -> int:
+        """Number of chains."""
+        return int(next(iter(self.draws.values())).shape[0])
+
+    @property
+    def num_draws(self) -> int:
+        """Draws per chain."""
+        return int(next(iter(self.draws.values())).shape[1])
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Network parameters only, (chain, draw, ...), as the network uses them."""
+        return _flat_map(self.model.params_of, self.draws)
+
+    def _with_params(self, params: dict, **attrs) -> Posterior:
+        draws = {**self.draws, **{k: np.asarray(v) for k, v in params.items()}}
+        return dataclasses.replace(self, draws=draws, attrs={**self.attrs, **attrs})
+
+    # -------------------------------------------------------------- symmetry
+    def canonical(self, group=None) -> Posterior:
+        """The draws mapped to their hard canonical form (same chains and draws)."""
+        group = group or self.group
+        canon = _flat_map(lambda p: group.canonicalize(p)[0], self.params)
+        return self._with_params(canon, canonical=True)
+
+    def symmetrized(self, rng_key: PRNGKey, group=None) -> Posterior:
+        """Apply an independent, uniformly drawn group element to every draw.
+
+        For draws of the quotient posterior (canonical draws) this gives exact draws of the full
+        posterior, whose density is invariant under the group.
+        """
+        group = group or self.group
+        if not group.spec.finite:
+            raise ValueError("symmetrized needs a finite group (permutations and sign flips)")
+        params = self.params
+        n = self.num_chains * self.num_draws
+        keys = jax.random.split(rng_key, n).reshape((self.num_chains, self.num_draws, -1))
+        flat_keys = keys.reshape((n, -1))
+        flat = {k: jnp.asarray(v).reshape((n, *v.shape[2:])) for k, v in params.items()}
+        out = jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))(flat_keys, flat)
+        out = {k: np.asarray(v).reshape(params[k].shape) for k, v in out.items()}
+        return self._with_params(out, symmetrized=True, space="full")
+
+    # ------------------------------------------------------------ predictions
+    def predict(self, x) -> np.ndarray:
+        """Predictive network outputs (chain, draw, n, out): regression means or probabilities."""
+        from symbnn.models import predict
+
+        x = jnp.asarray(x)
+        mlp = self.mlp
+        return _flat_map(lambda p: predict(mlp, p, x), self.params)
+
+    def log_likelihood(self, x=None, y=None) -> np.ndarray:
+        """Pointwise log-likelihood (chain, draw, n) of ``(x, y)`` (default: the training data)."""
+        from numpyro.infer.util import log_likelihood
+
+        x = self.x if x is None else x
+        y = self.y if y is None else y
+        if x is None or y is None:
+            raise ValueError("log_likelihood needs x and y (no training data stored)")
+        samples = {k: jnp.asarray(v) for k, v in self.draws.items()}
+        ll = log_likelihood(self.model, samples, jnp.asarray(x), y=jnp.asarray(y),
+                            batch_ndims=2)
+        return np.asarray(ll["y"])
+
+    # ----------------------------------------------------------------- arviz
+    def to_datatree(self, *, log_likelihood: bool = True):
+        """An arviz (>= 1.0) DataTree: posterior, sample_stats, log_likelihood, observed_data."""
+        from arviz_base import from_dict
+
+        groups: dict[str, dict] = {"posterior": dict(self.draws)}
+        if self.sample_stats:
+            groups["sample_stats"] = dict(self.sample_stats)
+        if self.x is not None and self.y is not None:
+            groups["observed_data"] = {"y": np.asarray(self.y)}
+            groups["constant_data"] = {"x": np.asarray(self.x)}
+            if log_likelihood:
+                groups["log_likelihood"] = {"y": self.log_likelihood()}
+        attrs = {"symbnn_model": model_to_config(self.model), "symbnn_space": self.space,
+                 "symbnn_attrs": json.dumps(self.attrs, default=str)}
+        return from_dict(groups, attrs=attrs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the run to a netCDF file (via the DataTree); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        dt = self.to_datatree(log_likelihood=False)
+        dt.attrs.update(dt["posterior"].attrs)
+        dt.to_netcdf(tmp, engine="h5netcdf")
+        tmp.replace(path)
+        return path
+
+
+def load(path: str | Path) -> Posterior:
+    """Read a run written by :meth:`Posterior.save`."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no symbnn run at {path}")
+    dt = xr.open_datatree(path, engine="h5netcdf")
+    attrs = dict(dt.attrs)
+    if "symbnn_model" not in attrs:
+        raise ValueError(f"{path} is not a symbnn run (no symbnn_model attribute)")
+    model = model_from_config(attrs["symbnn_model"])
+
+    def arrays(group: str) -> dict[str, np.ndarray]:
+        if group not in dt.children:
+            return {}
+        return {k: np.asarray(v.values) for k, v in dt[group].data_vars.items()}
+
+    obs, const = arrays("observed_data"), arrays("constant_data")
+    post = Posterior(
+        model=model,
+        draws=arrays("posterior"),
+        sample_stats=arrays("sample_stats"),
+        space=attrs.get("symbnn_space", "full"),
+        x=const.get("x"),
+        y=obs.get("y"),
+        attrs=json.loads(attrs.get("symbnn_attrs", "{}")),
+    )
+    dt.close()
+    return post

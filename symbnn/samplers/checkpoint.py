@@ -1,0 +1,162 @@
+"""Resumable runs: draws streamed to disk in blocks, with the sampler state.
+
+A checkpoint is a folder:
+
+- ``meta.json``: the fingerprint of the run (model, data, key, settings); a resume checks it;
+- ``warmup.npz``: every chain's state and adapted parameters after warm-up;
+- ``block_XXXXXXXX.npz``: the draws (unconstrained positions) and statistics of one block;
+- ``state.npz``: the sampler state after the last complete block and the next draw index.
+
+Every file is written to a temporary name and renamed into place, so an interrupted write leaves the
+previous complete file, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CheckpointError",
+    "block_path",
+    "check_writable",
+    "fingerprint",
+    "load_tree",
+    "open_checkpoint",
+    "save_tree",
+]
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: corrupted, foreign, or from another run."""
+
+
+def _hash_array(a) -> str:
+    a = np.ascontiguousarray(np.asarray(a))
+    h = hashlib.sha256(str((a.dtype.str, a.shape)).encode())
+    h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(**fields) -> dict:
+    """A JSON-able description of a run; arrays are replaced by content hashes."""
+    out = {"format": "symbnn-checkpoint", "version": FORMAT_VERSION}
+    for k, v in fields.items():
+        if v is None or isinstance(v, str | int | float | bool):
+            out[k] = v
+        elif isinstance(v, np.ndarray) or hasattr(v, "__array__"):
+            out[k] = _hash_array(v)
+        else:
+            out[k] = repr(v)
+    return out
+
+
+def _flatten(tree, prefix="") -> dict[str, np.ndarray]:
+    flat = {}
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            flat.update(_flatten(v, f"{prefix}{k}/"))
+    elif isinstance(tree, tuple | list):
+        for i, v in enumerate(tree):
+            flat.update(_flatten(v, f"{prefix}{i}/"))
+    else:
+        flat[prefix.rstrip("/")] = np.asarray(tree)
+    return flat
+
+
+def _unflatten(flat: dict[str, np.ndarray]) -> dict:
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        parts = key.split("/")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def save_tree(path: Path, tree: dict) -> None:
+    """Write a nested dict of arrays atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **_flatten(tree))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_tree(path: Path) -> dict:
+    """Read a nested dict written by :func:`save_tree`; a damaged file raises CheckpointError."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return _unflatten({k: data[k] for k in data.files})
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        raise CheckpointError(f"checkpoint file {path} is corrupted or unreadable: {e}") from e
+
+
+def block_path(folder: Path, start: int) -> Path:
+    """The file of the block whose first draw has index ``start``."""
+    return Path(folder) / f"block_{start:08d}.npz"
+
+
+def check_writable(folder: Path, needed_bytes: int) -> None:
+    """Fail before sampling when ``folder`` cannot be written or lacks ``needed_bytes`` of space."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write_probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise OSError(f"checkpoint folder {folder} is not writable: {e}") from e
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise OSError(
+            f"checkpoint folder {folder} has {free} bytes free, the run needs about {needed_bytes}"
+        )
+
+
+def open_checkpoint(folder: Path, meta: dict, *, resume: bool) -> None:
+    """Create the checkpoint folder, or check that an existing one belongs to this run.
+
+    Raises
+    ------
+    CheckpointError
+        The folder holds another run's checkpoint, a foreign or corrupted ``meta.json``, or
+        (without ``resume``) any earlier draws, which are never overwritten.
+    """
+    folder = Path(folder)
+    meta_file = folder / "meta.json"
+    if meta_file.exists():
+        if not resume:
+            raise CheckpointError(
+                f"checkpoint folder {folder} already holds a run; pass resume=True to continue it "
+                "or choose another folder (nothing is overwritten)"
+            )
+        try:
+            old = json.loads(meta_file.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {meta_file} is corrupted: {e}") from e
+        if not isinstance(old, dict) or old.get("format") != "symbnn-checkpoint":
+            raise CheckpointError(f"{meta_file} is not a symbnn checkpoint")
+        diff = sorted(k for k in set(old) | set(meta) if old.get(k) != meta.get(k))
+        if diff:
+            raise CheckpointError(
+                f"checkpoint {folder} was written by a different run; it differs in {diff}"
+            )
+        return
+    if folder.exists() and any(folder.glob("block_*.npz")):
+        raise CheckpointError(f"checkpoint folder {folder} has draws but no meta.json: foreign")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = meta_file.with_name("meta.json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+    os.replace(tmp, meta_file)
