@@ -1,0 +1,21 @@
+"""numpyro BNN models: priors, likelihoods, data checks and symmetry-aware parameterisations."""
+
+from symbnn.models.asymmetric import WAsymmetric
+from symbnn.models.bnn import REPARAMS, BNNModel, bnn
+from symbnn.models.data import validate_data
+from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, predict
+from symbnn.models.priors import FanInNormalPrior, NormalPrior
+
+__all__ = [
+    "REPARAMS",
+    "BNNModel",
+    "Bernoulli",
+    "Categorical",
+    "FanInNormalPrior",
+    "Gaussian",
+    "NormalPrior",
+    "WAsymmetric",
+    "bnn",
+    "predict",
+    "validate_data",
+]
