@@ -9,9 +9,10 @@
     constraints (``ImproperUniform`` on ``ordered_vector`` / ``positive_ordered_vector``), and one
     factor site ``"quotient_prior"`` adds their Normal log density and ``log|G|``. The log density
     at a canonical point is then ``log|G|`` + the full-space log density there: the quotient
-    posterior, a proper density on the canonical region, not a different prior. (An ordered
-    transform pushed through a Normal, ``TransformedDistribution(Normal, OrderedTransform())``,
-    would be a different prior: it includes the transform's Jacobian.)
+    posterior, a proper density on the canonical region, not a different prior. (Pushing a
+    Normal through the ordering bijection, ``TransformedDistribution(Normal, OrderedTransform())``,
+    would put the Normal on the unconstrained coordinates, the first bias and the logs of the gaps:
+    a different prior, not the iid one restricted to ordered vectors.)
 ``reparam="asymmetric"`` (symmetry removal by architecture)
     The W-asymmetric network of Lim et al. (2024): a fixed pattern of non-trainable entries in each
     hidden weight matrix (see :mod:`symbnn.models.asymmetric`). Sites keep their full shapes; the
@@ -67,13 +68,27 @@ class BNNModel:
     reparam: str | None = None
     asymmetry: WAsymmetric | None = None
 
+    def __post_init__(self) -> None:
+        # Validate here, not only in bnn(), so dataclasses.replace(model, reparam=...) is checked.
+        _check_components(self.mlp, self.prior, self.likelihood)
+        _check_reparam(self.mlp, self.prior, self.reparam)
+        if self.reparam == "asymmetric":
+            if self.asymmetry is None:
+                object.__setattr__(self, "asymmetry", WAsymmetric())
+            elif not isinstance(self.asymmetry, WAsymmetric):
+                raise TypeError(
+                    f"asymmetry must be a WAsymmetric, got {type(self.asymmetry).__name__}"
+                )
+        elif self.asymmetry is not None:
+            raise ValueError(
+                f"asymmetry is only used with reparam='asymmetric', got reparam={self.reparam!r}"
+            )
+
     # ------------------------------------------------------------- symmetry
     @property
     def group(self) -> Group:
         """The finite symmetry group of the network: permutations, plus sign flips if odd."""
-        kinds = ("permutation", "sign") if self.mlp.activation in ODD_ACTIVATIONS else (
-            "permutation",)
-        return symmetry_of(self.mlp, kinds=kinds)
+        return symmetry_of(self.mlp, kinds=_finite_kinds(self.mlp))
 
     def invariant_under(self, kind: str) -> bool:
         """Whether the prior is invariant under the symmetry ``kind`` (see the prior's method)."""
@@ -172,6 +187,26 @@ class BNNModel:
         self.likelihood.observe(self.mlp, out, y)
 
 
+def _finite_kinds(mlp: MLP) -> tuple[str, ...]:
+    return ("permutation", "sign") if mlp.activation in ODD_ACTIVATIONS else ("permutation",)
+
+
+def _check_components(mlp: MLP, prior, likelihood) -> None:
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")
+    if not hasattr(prior, "site_distribution") or not hasattr(prior, "invariant_under"):
+        raise TypeError(
+            f"prior must be a NormalPrior or FanInNormalPrior, got {type(prior).__name__}"
+        )
+    prior.check(mlp)
+    if not isinstance(likelihood, Gaussian | Categorical | Bernoulli):
+        raise TypeError(
+            "likelihood must be a Gaussian, Categorical or Bernoulli, got "
+            f"{type(likelihood).__name__}"
+        )
+    likelihood.check(mlp)
+
+
 def _check_reparam(mlp: MLP, prior, reparam) -> None:
     if reparam not in REPARAMS:
         raise ValueError(f"reparam must be one of {REPARAMS}, got {reparam!r}")
@@ -182,7 +217,7 @@ def _check_reparam(mlp: MLP, prior, reparam) -> None:
             "reparam='constrained' orders the hidden units by their bias, so it needs an MLP "
             "with use_bias=True"
         )
-    kinds = ("permutation", "sign") if mlp.activation in ODD_ACTIVATIONS else ("permutation",)
+    kinds = _finite_kinds(mlp)
     broken = [k for k in kinds if not prior.invariant_under(k)]
     if broken:
         raise ValueError(
@@ -236,23 +271,5 @@ def bnn(
     if not isinstance(mlp, MLP):
         raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")
     prior = NormalPrior(1.0) if prior is None else prior
-    if not hasattr(prior, "site_distribution") or not hasattr(prior, "invariant_under"):
-        raise TypeError(
-            f"prior must be a NormalPrior or FanInNormalPrior, got {type(prior).__name__}"
-        )
-    prior.check(mlp)
     likelihood = default_likelihood(mlp) if likelihood is None else likelihood
-    if not isinstance(likelihood, Gaussian | Categorical | Bernoulli):
-        raise TypeError(
-            "likelihood must be a Gaussian, Categorical or Bernoulli, got "
-            f"{type(likelihood).__name__}"
-        )
-    likelihood.check(mlp)
-    _check_reparam(mlp, prior, reparam)
-    if asymmetry is not None and reparam != "asymmetric":
-        raise ValueError(f"asymmetry is only used with reparam='asymmetric', got {reparam!r}")
-    if reparam == "asymmetric":
-        asymmetry = WAsymmetric() if asymmetry is None else asymmetry
-        if not isinstance(asymmetry, WAsymmetric):
-            raise TypeError(f"asymmetry must be a WAsymmetric, got {type(asymmetry).__name__}")
     return BNNModel(mlp, prior, likelihood, reparam, asymmetry)
