@@ -135,6 +135,8 @@ class BNNModel:
 
     def hidden_bias_names(self) -> tuple[str, ...]:
         """Names of the hidden biases, the arrays ordered by the constrained model."""
+        if not self.mlp.use_bias:
+            return ()
         return tuple(self.mlp.bias_name(layer) for layer in range(self.mlp.num_hidden))
 
     def _sample_sites(self) -> dict[str, Array]:
