@@ -8,19 +8,30 @@
   gradient transforms as the position does). The result is a valid MCMC kernel for the quotient
   posterior.
 
-Orbit moves (finite groups): after each transition, a uniformly drawn group element is applied. The
-posterior is invariant, so the move is always accepted, and a full-space chain visits all members of
-an orbit.
+Orbit moves (``orbit_moves=True``), after each transition:
+
+- finite groups: a uniformly drawn group element is applied. The posterior is invariant, so the move
+  is always accepted, and a full-space chain visits all members of an orbit;
+- positively homogeneous activations (ReLU, leaky ReLU, identity): an exact generalised Gibbs draw
+  of every hidden unit's scale along its orbit, layer by layer (:mod:`symbnn.samplers.orbit`); no
+  likelihood evaluation, and the log density and gradient are transformed analytically.
+
+On the quotient the scale move is followed by the canonicalisation: it commutes with permutations
+(each unit's conditional depends on its own weights and on per-array prior scales shared by all
+units of a layer), so kernel, scale move and folding still form a valid kernel for the quotient.
+The constrained space has no orbit moves (rescaling a unit reorders the biases it constrains).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from symbnn.nets import MLP
+from symbnn.nets import HOMOGENEOUS_ACTIVATIONS, MLP
+from symbnn.samplers.orbit import make_scale_move
 from symbnn.symmetry import Group
 from symbnn.types import Array, PRNGKey
 
@@ -81,12 +92,44 @@ def identity_move(rng_key: PRNGKey, state):
     return state
 
 
-def make_move(*, space: str, group: Group | None, orbit_moves: bool) -> Callable:
+def _scale_move(model) -> Callable | None:
+    """The scale Gibbs move for ``model``, or None if its activation has no scaling symmetry."""
+    if model is None or model.mlp.activation not in HOMOGENEOUS_ACTIVATIONS:
+        return None
+    return make_scale_move(model.mlp, model.prior)
+
+
+def _then(first: Callable, second: Callable) -> Callable:
+    def both(rng_key, state):
+        k_first, k_second = jax.random.split(rng_key)
+        return second(k_second, first(k_first, state))
+
+    return both
+
+
+def make_move(*, space: str, group: Group | None, orbit_moves: bool, model=None) -> Callable:
     """The function ``(rng_key, state) -> state`` applied after every transition.
 
-    Only signed permutations act here (the finite part of the group): they are orthogonal, so the
-    gradient transforms like the position and the log density is unchanged.
+    Parameters
+    ----------
+    space : {"full", "constrained", "quotient"}
+    group : Group or None
+        The finite symmetry group (signed permutations: orthogonal, so the gradient transforms
+        like the position and the log density is unchanged). Needed for ``space="quotient"`` and
+        for ``orbit_moves``.
+    orbit_moves : bool
+        Add the orbit moves of the module doc.
+    model : BNNModel, optional
+        Its prior defines the scale move (positively homogeneous activations); without it only
+        the finite move is made.
     """
+    if orbit_moves and space == "constrained":
+        raise ValueError("orbit_moves=True is not available for space='constrained'")
+    if orbit_moves and model is not None and getattr(model, "reparam", None) is not None:
+        raise ValueError(
+            f"orbit_moves=True needs a model with reparam=None, got reparam={model.reparam!r}"
+        )
+    scale = _scale_move(model) if orbit_moves else None
     if space == "quotient":
         if group is None:
             raise ValueError("space='quotient' needs a symmetry group")
@@ -96,7 +139,7 @@ def make_move(*, space: str, group: Group | None, orbit_moves: bool) -> Callable
             _, g = group.canonicalize(_net_part(group.spec.mlp, state.position))
             return _apply_to_state(group, g, state)
 
-        return fold
+        return fold if scale is None else _then(scale, fold)
     if orbit_moves:
         if group is None:
             raise ValueError("orbit_moves=True needs a symmetry group")
@@ -105,5 +148,5 @@ def make_move(*, space: str, group: Group | None, orbit_moves: bool) -> Callable
             g = group.sample(rng_key)
             return _apply_to_state(group, g, state)
 
-        return orbit_move
+        return orbit_move if scale is None else _then(orbit_move, scale)
     return identity_move
