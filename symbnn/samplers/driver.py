@@ -148,7 +148,7 @@ def sample(
     k_bridge, k_init, k_warm, k_draw = jax.random.split(rng_key, 4)
     bridge = make_bridge(k_bridge, model, x, y)
     group = model.group if (space == "quotient" or orbit_moves) else None
-    move = make_move(space=space, group=group, orbit_moves=orbit_moves)
+    move = make_move(space=space, group=group, orbit_moves=orbit_moves, model=model)
     mlp = model.mlp
 
     folder = Path(checkpoint) if checkpoint is not None else None
