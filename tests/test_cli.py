@@ -1,0 +1,209 @@
+"""The ``symbnn`` command: fit -> diagnose -> compare on a tiny run; bad input ends with exit 2.
+
+Every command runs in-process through ``symbnn.cli.main`` (one subprocess checks
+``python -m symbnn``). The two tiny runs (1-3-1 tanh, 2 chains, 50 + 50 steps, 40 training rows)
+are shared by the module, so NUTS compiles once per run.
+"""
+
+import dataclasses
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symbnn
+from symbnn.cli import main
+from symbnn.models import NormalPrior
+
+TINY = ["--data", "sinusoidal", "--num-train", "40", "--num-test", "10", "--widths", "3",
+        "--activation", "tanh", "--chains", "2", "--warmup", "50", "--draws", "50", "--quiet"]
+VIEWS = ("raw", "canonical", "aligned", "predictive")
+PLOTS = ("rank.png", "occupancy.png", "predictive.png")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _strict_json(path):
+    def refuse(name):
+        raise AssertionError(f"{path} holds {name}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _finite(value):
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["fit", *TINY, "--seed", "0", "--no-diagnose", "--out", str(root / "a")]) == 0
+    assert main(["fit", *TINY, "--seed", "1", "--out", str(root / "b")]) == 0  # diagnoses too
+    return root / "a", root / "b"
+
+
+def test_fit_writes_the_run_folder(runs):
+    run_a, run_b = runs
+    assert not (run_a / "summary.json").exists()  # --no-diagnose
+    for name in ("posterior.nc", "run.json", "data.npz", "summary.json", *PLOTS):
+        assert (run_b / name).is_file(), name
+    meta = _strict_json(run_b / "run.json")
+    assert meta["arguments"]["seed"] == 1 and meta["arguments"]["chains"] == 2
+    assert meta["data"]["name"] == "sinusoidal" and meta["data"]["num_train"] == 40
+    scaler = meta["data"]["standardizer"]
+    assert len(scaler["x_mean"]) == 1 and scaler["y_std"] > 0
+    assert all(_finite(v) and v >= 0 for v in meta["timings"].values())
+    post = symbnn.load(run_b / "posterior.nc")
+    assert (post.num_chains, post.num_draws) == (2, 50)
+    assert post.mlp.widths == (3,) and post.x.shape == (40, 1)
+    with np.load(run_b / "data.npz") as data:
+        assert data["x_test"].shape == (10, 1) and data["y_test"].shape == (10,)
+
+
+def test_diagnose_writes_summary_and_plots(runs, capsys):
+    run_a, _ = runs
+    assert main(["diagnose", str(run_a), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict:" in out and all(view in out for view in VIEWS)
+    summary = _strict_json(run_a / "summary.json")
+    assert {"verdict", "table", "num_divergences", "occupancy", "test", "plots"} <= set(summary)
+    for view in VIEWS:
+        row = summary["table"][view]
+        assert _finite(row["max_rhat"]) and row["max_rhat"] > 0.5, (view, row)
+        assert _finite(row["min_ess_bulk"]) and row["min_ess_bulk"] > 0, (view, row)
+    assert summary["table"]["predictive"]["num_values"] == 10  # the 10 test inputs
+    assert summary["occupancy"]["tested"] and 0 <= summary["occupancy"]["pooled_p_value"] <= 1
+    assert _finite(summary["test"]["rmse"]) and _finite(summary["test"]["lppd"])
+    assert sorted(summary["plots"]) == sorted(PLOTS)
+    for name in PLOTS:
+        assert (run_a / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_compare_prints_and_writes_json(runs, capsys, tmp_path):
+    run_a, run_b = runs
+    assert main(["compare", str(run_a), str(run_b), "--out", str(tmp_path / "c.json")]) == 0
+    out = capsys.readouterr().out
+    assert "energy distance" in out and "MMD" in out
+    result = _strict_json(tmp_path / "c.json")
+    for key in ("energy_p_value", "mmd_p_value"):
+        assert 0 <= result[key] <= 1
+    assert _finite(result["energy_distance"]) and _finite(result["max_abs_mean_z"])
+    assert set(result["function"]) == {"rms_mean_difference", "wasserstein"}
+    assert all(_finite(v) for v in result["function"].values())
+    assert len(result["loo"]) == 2
+
+
+def _copy_run(src, dst, **changes):
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.png", "summary.json"))
+    post = symbnn.load(src / "posterior.nc")
+    dataclasses.replace(post, **changes).save(dst / "posterior.nc")
+    return dst
+
+
+@pytest.mark.parametrize("change, message", [
+    ("prior", "same model"),
+    ("data", "different training data"),
+])
+def test_compare_refuses_runs_that_do_not_match(runs, tmp_path, capsys, change, message):
+    run_a, _ = runs
+    post = symbnn.load(run_a / "posterior.nc")
+    if change == "prior":
+        other = _copy_run(run_a, tmp_path / "c",
+                          model=dataclasses.replace(post.model, prior=NormalPrior(2.0)))
+    else:
+        other = _copy_run(run_a, tmp_path / "c", x=post.x + 1.0)
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", str(run_a), str(other), "--quiet"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.count("\n") == 1
+
+
+def _bad_table(tmp_path):
+    path = tmp_path / "bad.data"
+    path.write_text("0.1 1.0\n0.2 nan\n0.3 2.0\n")
+    return str(path)
+
+
+# (extra arguments, text the one-line message must contain)
+BAD_FIT = [
+    (lambda p: ["--activation", "softsign"], "argument --activation"),
+    (lambda p: ["--widths", "0"], "argument --widths"),
+    (lambda p: ["--widths", "3,x"], "argument --widths"),
+    (lambda p: ["--chains", "0"], "argument --chains"),
+    (lambda p: ["--prior-scale", "nan"], "argument --prior-scale"),
+    (lambda p: ["--data", str(p / "missing.data")], "argument --data"),
+    (lambda p: ["--data", "no_such_set"], "argument --data"),
+    (lambda p: ["--output", "classification"], "argument --output"),
+    (lambda p: ["--resume"], "argument --resume"),
+]
+
+
+@pytest.mark.parametrize("extra, message", BAD_FIT)
+def test_bad_fit_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
+    argv = ["fit", "--data", "sinusoidal", "--out", str(tmp_path / "run"), *extra(tmp_path)]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_nan_in_data_file_names_data_argument(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--data", _bad_table(tmp_path), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --data" in err and "line 2" in err
+    assert "not a finite number" in err and err.count("\n") == 1
+
+
+def test_existing_run_is_not_overwritten(runs, capsys):
+    run_a, _ = runs
+    before = (run_a / "posterior.nc").stat().st_mtime_ns
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", *TINY, "--out", str(run_a)])
+    assert exc.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    assert (run_a / "posterior.nc").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["diagnose", "{tmp}"], "not a symbnn run folder"),
+    (["diagnose", "{tmp}/nowhere"], "does not exist"),
+    (["compare", "{tmp}", "{tmp}"], "not a symbnn run folder"),
+    (["datasets", "--data-dir", "{tmp}/nowhere"], "argument --data-dir"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_run_folders_exit_2(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_traceback_flag_reraises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["--traceback", "diagnose", str(tmp_path)])
+
+
+def test_interrupt_exits_130_and_points_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(symbnn, "sample", interrupted)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", *TINY, "--out", str(tmp_path / "run"), "--checkpoint", str(ckpt)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and "--resume" in err and str(ckpt) in err
+
+
+def test_python_m_symbnn_datasets(tmp_path):
+    np.savetxt(tmp_path / "mine.csv", np.arange(12.0).reshape(6, 2), delimiter=",")
+    proc = subprocess.run([sys.executable, "-m", "symbnn", "datasets", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    assert names == [*symbnn.datasets.BUILTIN, "mine"]
