@@ -121,8 +121,16 @@ class Posterior:
         return dataclasses.replace(self, draws=draws, attrs={**self.attrs, **attrs})
 
     # -------------------------------------------------------------- symmetry
+    def _check_symmetric(self, what: str) -> None:
+        if getattr(self.model, "reparam", None) == "asymmetric":
+            raise ValueError(
+                f"{what} needs a model with the group's symmetry; reparam='asymmetric' has fixed "
+                "weights that the group would move"
+            )
+
     def canonical(self, group=None) -> Posterior:
         """The draws mapped to their hard canonical form (same chains and draws)."""
+        self._check_symmetric("canonical")
         group = group or self.group
         canon = _flat_map(lambda p: group.canonicalize(p)[0], self.params)
         return self._with_params(canon, canonical=True)
@@ -131,19 +139,24 @@ class Posterior:
         """Apply an independent, uniformly drawn group element to every draw.
 
         For draws of the quotient posterior (canonical draws) this gives exact draws of the full
-        posterior, whose density is invariant under the group.
+        posterior, whose density is invariant under the group. The draws leave the ordered region
+        of a ``reparam="constrained"`` model, so the result carries the model with
+        ``reparam=None``.
         """
+        self._check_symmetric("symmetrized")
         group = group or self.group
         if not group.spec.finite:
             raise ValueError("symmetrized needs a finite group (permutations and sign flips)")
         params = self.params
         n = self.num_chains * self.num_draws
-        keys = jax.random.split(rng_key, n).reshape((self.num_chains, self.num_draws, -1))
-        flat_keys = keys.reshape((n, -1))
+        keys = jax.random.split(rng_key, n)  # typed keys (n,) or legacy uint32 keys (n, 2)
         flat = {k: jnp.asarray(v).reshape((n, *v.shape[2:])) for k, v in params.items()}
-        out = jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))(flat_keys, flat)
+        out = jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))(keys, flat)
         out = {k: np.asarray(v).reshape(params[k].shape) for k, v in out.items()}
-        return self._with_params(out, symmetrized=True, space="full")
+        post = self._with_params(out, symmetrized=True)
+        if getattr(self.model, "reparam", None) == "constrained":
+            post.model = dataclasses.replace(self.model, reparam=None)
+        return post
 
     # ------------------------------------------------------------ predictions
     def predict(self, x) -> np.ndarray:
@@ -182,7 +195,38 @@ class Posterior:
                 groups["log_likelihood"] = {"y": self.log_likelihood()}
         attrs = {"symbnn_model": model_to_config(self.model), "symbnn_space": self.space,
                  "symbnn_attrs": json.dumps(self.attrs, default=str)}
-        return from_dict(groups, attrs=attrs)
+        # arviz_base.from_dict takes attributes per group; "/" is the root of the tree.
+        return from_dict(groups, attrs={"/": attrs})
+
+    @classmethod
+    def from_datatree(cls, dt) -> Posterior:
+        """Rebuild a run from :meth:`to_datatree`'s DataTree (e.g. one read from netCDF).
+
+        Raises
+        ------
+        ValueError
+            ``dt`` lacks the ``symbnn_model`` root attribute (not written by symbnn).
+        """
+        attrs = dict(dt.attrs)
+        if "symbnn_model" not in attrs:
+            raise ValueError("dt is not a symbnn run (no symbnn_model attribute at its root)")
+        model = model_from_config(attrs["symbnn_model"])
+
+        def arrays(group: str) -> dict[str, np.ndarray]:
+            if group not in dt.children:
+                return {}
+            return {k: np.asarray(v.values) for k, v in dt[group].data_vars.items()}
+
+        obs, const = arrays("observed_data"), arrays("constant_data")
+        return cls(
+            model=model,
+            draws=arrays("posterior"),
+            sample_stats=arrays("sample_stats"),
+            space=attrs.get("symbnn_space", "full"),
+            x=const.get("x"),
+            y=obs.get("y"),
+            attrs=json.loads(attrs.get("symbnn_attrs", "{}")),
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the run to a netCDF file (via the DataTree); returns the path."""
@@ -190,7 +234,6 @@ class Posterior:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         dt = self.to_datatree(log_likelihood=False)
-        dt.attrs.update(dt["posterior"].attrs)
         dt.to_netcdf(tmp, engine="h5netcdf")
         tmp.replace(path)
         return path
@@ -203,26 +246,8 @@ def load(path: str | Path) -> Posterior:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no symbnn run at {path}")
-    dt = xr.open_datatree(path, engine="h5netcdf")
-    attrs = dict(dt.attrs)
-    if "symbnn_model" not in attrs:
-        raise ValueError(f"{path} is not a symbnn run (no symbnn_model attribute)")
-    model = model_from_config(attrs["symbnn_model"])
-
-    def arrays(group: str) -> dict[str, np.ndarray]:
-        if group not in dt.children:
-            return {}
-        return {k: np.asarray(v.values) for k, v in dt[group].data_vars.items()}
-
-    obs, const = arrays("observed_data"), arrays("constant_data")
-    post = Posterior(
-        model=model,
-        draws=arrays("posterior"),
-        sample_stats=arrays("sample_stats"),
-        space=attrs.get("symbnn_space", "full"),
-        x=const.get("x"),
-        y=obs.get("y"),
-        attrs=json.loads(attrs.get("symbnn_attrs", "{}")),
-    )
-    dt.close()
-    return post
+    with xr.open_datatree(path, engine="h5netcdf") as dt:
+        try:
+            return Posterior.from_datatree(dt.load())
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
