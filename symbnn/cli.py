@@ -36,9 +36,29 @@ from symbnn.samplers import INITS, KERNELS, LAYOUTS, SPACES, CheckpointError
 
 __all__ = ["main"]
 
+DESCRIPTION = """\
+Sample Bayesian neural networks and judge convergence after removing their parameter-space
+symmetries. Example:
+
+  symbnn fit --data sinusoidal --widths 16,16 --space quotient --chains 8 --out runs/sin
+  symbnn diagnose runs/sin
+  symbnn compare runs/sin runs/sin-full
+"""
 POSTERIOR, RUN, DATA = "posterior.nc", "run.json", "data.npz"
 STANDARDIZE = ("train", "all", "none")
 TASKS = ("regression", "classification")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows an option's default when it has one (not None or False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if action.option_strings and not (default is None or default is False
+                                          or default == argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,57 +117,72 @@ def _widths(text: str) -> tuple[int, ...]:
 # ------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``symbnn`` command."""
-    parser = _Parser(prog="symbnn", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="symbnn", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traceback", action="store_true",
                         help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    fit = sub.add_parser("fit", help="sample a BNN posterior into a run folder")
-    fit.add_argument("--data", required=True, metavar="NAME_OR_PATH",
-                     help="a built-in data set, a table name in --data-dir, or a table file")
-    fit.add_argument("--data-dir", metavar="DIR", help="folder of <name>.data/.csv tables")
-    fit.add_argument("--splits", metavar="FILE", help="splits.json for a table file")
-    fit.add_argument("--data-seed", type=_count(0), default=0,
-                     help="seed of synthetic data and of random splits (default 0)")
-    fit.add_argument("--num-train", type=_count(1), help="training rows (named data sets)")
-    fit.add_argument("--num-test", type=_count(0), help="test rows (named data sets)")
-    fit.add_argument("--standardize", choices=STANDARDIZE, default="train")
-    fit.add_argument("--widths", type=_widths, default=(16, 16), metavar="H1,H2,...",
-                     help="hidden units per layer (default 16,16)")
-    fit.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh")
-    fit.add_argument("--output", choices=TASKS,
-                     help="task (default: the data set's; regression for a table file)")
-    fit.add_argument("--prior-scale", type=_positive, default=1.0,
-                     help="sd of the iid Normal prior on weights and biases (default 1)")
-    fit.add_argument("--space", choices=SPACES, default="full")
-    fit.add_argument("--kernel", choices=KERNELS, default="nuts")
-    fit.add_argument("--chains", type=_count(1), default=4)
-    fit.add_argument("--warmup", type=_count(0), default=1000)
-    fit.add_argument("--draws", type=_count(1), default=1000)
-    fit.add_argument("--layout", choices=LAYOUTS, default="auto")
-    fit.add_argument("--init", choices=INITS, default="prior")
-    fit.add_argument("--target-accept", type=_probability, default=0.8)
-    fit.add_argument("--max-tree-depth", type=_count(1), default=10)
-    fit.add_argument("--seed", type=_count(0), default=0, help="seed of the sampler (default 0)")
-    fit.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
-    fit.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    fit.add_argument("--checkpoint", metavar="DIR", help="stream draws to DIR (resumable)")
-    fit.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
-    fit.add_argument("--no-diagnose", action="store_true", help="skip the diagnose step")
-    fit.add_argument("--no-plots", action="store_true", help="diagnose without PNG plots")
-    fit.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    fit = sub.add_parser("fit", help="sample a BNN posterior into a run folder",
+                         description="Sample the posterior of a Bayesian MLP with blackjax "
+                         "NUTS/HMC and write a run folder; then diagnose it.",
+                         formatter_class=_HelpFormatter)
+    g = fit.add_argument_group("data")
+    g.add_argument("--data", required=True, metavar="NAME_OR_PATH",
+                   help="a built-in data set, a table name in --data-dir, or a table file")
+    g.add_argument("--data-dir", metavar="DIR", help="folder of <name>.data/.csv tables")
+    g.add_argument("--splits", metavar="FILE", help="splits.json for a table file")
+    g.add_argument("--data-seed", type=_count(0), default=0, metavar="N",
+                   help="seed of synthetic data and of random splits")
+    g.add_argument("--num-train", type=_count(1), metavar="N", help="training rows (named sets)")
+    g.add_argument("--num-test", type=_count(0), metavar="N", help="test rows (named sets)")
+    g.add_argument("--standardize", choices=STANDARDIZE, default="train",
+                   help="standardise with training, all, or no statistics")
+    g = fit.add_argument_group("model")
+    g.add_argument("--widths", type=_widths, default="16,16", metavar="H1,H2,...",
+                   help="hidden units per layer")
+    g.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh", metavar="NAME",
+                   help=f"one of {', '.join(sorted(ACTIVATIONS))}")
+    g.add_argument("--output", choices=TASKS,
+                   help="task (default: the data set's; regression for a table file)")
+    g.add_argument("--prior-scale", type=_positive, default=1.0, metavar="SD",
+                   help="sd of the iid Normal prior on weights and biases")
+    g = fit.add_argument_group("sampler")
+    g.add_argument("--space", choices=SPACES, default="full", help="parameter space sampled")
+    g.add_argument("--kernel", choices=KERNELS, default="nuts", help="MCMC kernel")
+    g.add_argument("--chains", type=_count(1), default=4, metavar="N", help="chains")
+    g.add_argument("--warmup", type=_count(0), default=1000, metavar="N",
+                   help="adaptation steps per chain")
+    g.add_argument("--draws", type=_count(1), default=1000, metavar="N",
+                   help="kept draws per chain")
+    g.add_argument("--layout", choices=LAYOUTS, default="auto", help="how chains share devices")
+    g.add_argument("--init", choices=INITS, default="prior", help="chain initialisation")
+    g.add_argument("--target-accept", type=_probability, default=0.8, metavar="P",
+                   help="target acceptance rate of the step-size adaptation")
+    g.add_argument("--max-tree-depth", type=_count(1), default=10, metavar="N",
+                   help="NUTS: maximum trajectory doublings")
+    g.add_argument("--seed", type=_count(0), default=0, metavar="N", help="seed of the sampler")
+    g = fit.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    g.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    g.add_argument("--checkpoint", metavar="DIR",
+                   help="stream draws to DIR, so that an interrupted run can be resumed")
+    g.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
+    g.add_argument("--no-diagnose", action="store_true", help="skip the diagnose step")
+    g.add_argument("--no-plots", action="store_true", help="diagnose without PNG plots")
+    g.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     fit.set_defaults(handler=_fit)
 
     diag = sub.add_parser("diagnose", help="R-hat/ESS before and after symmetry removal, plots")
-    diag.add_argument("run_dir", metavar="RUN")
+    diag.add_argument("run_dir", metavar="RUN", help="a run folder written by 'symbnn fit'")
     diag.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     diag.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     diag.set_defaults(handler=_diagnose)
 
     comp = sub.add_parser("compare", help="compare two runs of the same model after symmetry "
                                           "removal")
-    comp.add_argument("run_a", metavar="RUN_A")
-    comp.add_argument("run_b", metavar="RUN_B")
+    comp.add_argument("run_a", metavar="RUN_A", help="a run folder (its test inputs are used)")
+    comp.add_argument("run_b", metavar="RUN_B", help="a run of the same model and data")
     comp.add_argument("--out", metavar="FILE", help="also write the comparison as JSON")
     comp.add_argument("--quiet", action="store_true", help="no status lines")
     comp.set_defaults(handler=_compare)
@@ -327,8 +362,13 @@ def _compare_runs(run_a: _Run, run_b: _Run) -> tuple[dict, str]:
     x_eval, where = run_a.eval_inputs
     names = (str(run_a.folder), str(run_b.folder))
     names = names if names[0] != names[1] else ("a", "b")
-    cmp = diagnostics.compare(a, b, x=x_eval, names=names,
-                              log_likelihood=(a.log_likelihood(), b.log_likelihood()))
+    lls, loo_error = (a.log_likelihood(), b.log_likelihood()), None
+    try:
+        cmp = diagnostics.compare(a, b, x=x_eval, names=names, log_likelihood=lls)
+    except ValueError as err:  # PSIS-LOO fails on degenerate draws; the rest still informs
+        cmp = diagnostics.compare(a, b, x=x_eval, names=names)  # re-raises other errors
+        cause = f" ({err.__cause__})" if err.__cause__ is not None else ""
+        loo_error = " ".join(f"{err}{cause}".split())
     z = cmp.parameters["mean_z"].abs()
     result = {
         "runs": list(names), "space": cmp.space, "num_draws": cmp.num_draws,
@@ -337,6 +377,7 @@ def _compare_runs(run_a: _Run, run_b: _Run) -> tuple[dict, str]:
         "worst_parameter": str(z.idxmax()) if z.notna().any() else None,
         "function": cmp.function, "function_inputs": {"rows": where, "num": len(x_eval)},
         "loo": None if cmp.loo is None else cmp.loo.to_dict(orient="index"),
+        "loo_error": loo_error,
     }
     function = ", ".join(f"{k} {v:.4g}" for k, v in cmp.function.items())
     lines = [
@@ -350,6 +391,8 @@ def _compare_runs(run_a: _Run, run_b: _Run) -> tuple[dict, str]:
     ]
     if cmp.loo is not None:
         lines += ["PSIS-LOO on the training data:", cmp.loo.to_string()]
+    else:
+        lines.append(f"PSIS-LOO on the training data failed: {loo_error}")
     return result, "\n".join(lines)
 
 

@@ -20,6 +20,8 @@ How to read the table: max_rhat near 1 (below {threshold}) means the chains agre
 - canonical / aligned: every draw mapped to one representative of its symmetry orbit (sign by bias,
   units sorted by bias; or matched to a reference draw). What still disagrees here is real.
 - predictive: the network outputs at test inputs, free of the symmetry by construction.
+- orbit occupancy: a sampler that mixed over the whole posterior would visit all copies of a mode
+  equally often; each chain here stays in a few of them, which is all that raw R-hat detects.
 Run folder with the posterior, summary.json and plots: {out}"""
 
 
