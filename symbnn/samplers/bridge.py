@@ -7,8 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpyro
-from numpyro.infer.util import initialize_model, unconstrain_fn
+from numpyro.handlers import seed, substitute, trace
+from numpyro.infer.initialization import init_to_uniform
+from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
 from symbnn.types import Array, PRNGKey
 
@@ -37,29 +40,45 @@ class Bridge:
     site_names: tuple[str, ...]
 
 
+def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tuple[str, ...]:
+    """Names of the latent sample sites, read from one abstract (shape-only) trace."""
+    names: list[str] = []
+
+    def run(key, x, y):
+        # init_to_uniform gives values to sites that cannot be sampled (ImproperUniform)
+        tr = trace(substitute(seed(model, key), substitute_fn=init_to_uniform)).get_trace(x, y=y)
+        names.extend(k for k, s in tr.items() if s["type"] == "sample" and not s["is_observed"])
+        return jnp.zeros(())
+
+    jax.eval_shape(run, rng_key, x, y)
+    return tuple(names)
+
+
 def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:
     """Turn ``model(x, y)`` into a log density on the unconstrained space.
+
+    The functions are numpyro's ``potential_energy``, ``constrain_fn`` and ``unconstrain_fn``
+    (the ones ``numpyro.infer.util.initialize_model`` builds); nothing runs eagerly except one
+    abstract trace for the site names (``initialize_model`` would also search for a valid
+    starting point op by op, which costs seconds of dispatch and is not needed here).
 
     Parameters
     ----------
     rng_key : jax.Array
-        Key for numpyro's initialisation trace (the values found there are not used).
+        Key for the abstract trace of the model (no value is drawn from it).
     model : callable
-        A numpyro model ``model(x, y=None)``.
+        A numpyro model ``model(x, y=None)`` without discrete latent sites.
     x, y : arrays
-        Observed data.
+        Observed data (already validated).
     """
     args, kwargs = (x,), {"y": y}
-    info = initialize_model(rng_key, model, model_args=args, model_kwargs=kwargs)
-    potential_fn = info.potential_fn
-    postprocess_fn = info.postprocess_fn
-    names = tuple(info.param_info.z.keys())
+    names = _latent_names(rng_key, model, x, y)
 
     def logdensity_fn(position: dict) -> Array:
-        return -potential_fn(position)
+        return -potential_energy(model, args, kwargs, position)
 
     def constrain(position: dict) -> dict:
-        out = postprocess_fn(position)
+        out = constrain_fn(model, args, kwargs, position)
         return {k: out[k] for k in names}
 
     def unconstrain(sites: dict) -> dict:
