@@ -128,7 +128,9 @@ def sample(
     num_chains = _check_count("num_chains", num_chains, 1)
     num_warmup = _check_count("num_warmup", num_warmup, 0)
     num_draws = _check_count("num_draws", num_draws, 1)
-    block_size = _check_count("block_size", block_size or min(num_draws, 100), 1)
+    if block_size is None:
+        block_size = min(num_draws, 100)
+    block_size = _check_count("block_size", block_size, 1)
     if chain_batch_size is not None:
         chain_batch_size = _check_count("chain_batch_size", chain_batch_size, 1)
     if init not in INITS:
