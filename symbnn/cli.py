@@ -44,7 +44,8 @@ symmetries. Example:
   symbnn diagnose runs/sin
   symbnn compare runs/sin runs/sin-full
 """
-POSTERIOR, RUN, DATA = "posterior.nc", "run.json", "data.npz"
+POSTERIOR, RUN, DATA, SUMMARY = "posterior.nc", "run.json", "data.npz", "summary.json"
+RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT = "rank.png", "occupancy.png", "predictive.png"
 STANDARDIZE = ("train", "all", "none")
 TASKS = ("regression", "classification")
 
@@ -276,19 +277,23 @@ def _test_metrics(post, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _plots(run: _Run, occupancy) -> list[str]:
+    """Write the PNG plots into the run folder; returns their file names."""
     from symbnn import diagnostics
 
     post, folder = run.post, run.folder
-    files = [diagnostics.plot_rank(post, folder / "rank.png")]
+    files = [diagnostics.plot_rank(post, folder / RANK_PLOT)]
     if occupancy is not None:
-        files.append(diagnostics.plot_occupancy(occupancy, folder / "occupancy.png"))
+        files.append(diagnostics.plot_occupancy(occupancy, folder / OCCUPANCY_PLOT))
     if post.mlp.in_features == 1:
         xs = np.concatenate([post.x[:, 0], run.x_test[:, 0]])
         pad = 0.1 * (xs.max() - xs.min() + 1e-9)
         grid = np.linspace(xs.min() - pad, xs.max() + pad, 200)[:, None]
-        files.append(diagnostics.plot_predictive(post, grid, folder / "predictive.png",
+        files.append(diagnostics.plot_predictive(post, grid, folder / PREDICTIVE_PLOT,
                                                  x_data=post.x, y_data=post.y))
-    return [Path(f).name for f in files]
+    names = [Path(f).name for f in files]
+    for stale in {RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT} - set(names):
+        (folder / stale).unlink(missing_ok=True)  # left by an earlier diagnose
+    return names
 
 
 def _diagnose_run(run: _Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
@@ -452,15 +457,21 @@ def _fit(args) -> None:
                 f"{args.chains} chains x ({args.warmup} warm-up + {args.draws} draws), "
                 f"{args.kernel} on the {args.space} space")
     t1 = time.perf_counter()
-    post = symbnn.sample(
-        model, data.x_train, data.y_train, rng_key=jax.random.PRNGKey(args.seed),
-        num_chains=args.chains, num_warmup=args.warmup, num_draws=args.draws,
-        kernel=args.kernel, space=args.space, init=args.init, chain_layout=args.layout,
-        progress=not args.quiet, checkpoint=args.checkpoint, resume=args.resume,
-        target_accept=args.target_accept, max_tree_depth=args.max_tree_depth,
-    )
+    try:
+        post = symbnn.sample(
+            model, data.x_train, data.y_train, rng_key=jax.random.PRNGKey(args.seed),
+            num_chains=args.chains, num_warmup=args.warmup, num_draws=args.draws,
+            kernel=args.kernel, space=args.space, init=args.init, chain_layout=args.layout,
+            progress=not args.quiet, checkpoint=args.checkpoint, resume=args.resume,
+            target_accept=args.target_accept, max_tree_depth=args.max_tree_depth,
+        )
+    except CheckpointError as err:  # speak of the command's flags, not the function's
+        message = str(err).replace("resume=True", "--resume")
+        raise CheckpointError(f"argument --checkpoint: {message}") from err
     t2 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    for stale in (SUMMARY, RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT):  # of a replaced run
+        (out / stale).unlink(missing_ok=True)
     post.attrs["data"] = data.name
     post.save(out / POSTERIOR)
     np.savez(out / DATA, x_test=data.x_test, y_test=data.y_test)
@@ -489,9 +500,9 @@ def _fit(args) -> None:
 def _diagnose(args) -> None:
     run = _open_run(args.run_dir)
     result, text = _diagnose_run(run, plots=not args.no_plots, progress=not args.quiet)
-    _write_json(run.folder / "summary.json", result)
+    _write_json(run.folder / SUMMARY, result)
     print(text, flush=True)
-    _info(args, f"symbnn diagnose: wrote {run.folder / 'summary.json'}"
+    _info(args, f"symbnn diagnose: wrote {run.folder / SUMMARY}"
                 + "".join(f", {run.folder / p}" for p in result["plots"]))
 
 

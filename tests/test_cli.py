@@ -183,6 +183,17 @@ def test_bad_run_folders_exit_2(tmp_path, capsys, argv, message):
     assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
 
 
+def test_used_checkpoint_needs_resume(tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "meta.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", *TINY, "--out", str(tmp_path / "run"), "--checkpoint", str(ckpt)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --checkpoint" in err and "--resume" in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
 def test_traceback_flag_reraises(tmp_path):
     with pytest.raises(FileNotFoundError):
         main(["--traceback", "diagnose", str(tmp_path)])
