@@ -561,9 +561,11 @@ def main(argv: list[str] | None = None) -> int:
         args.handler(args)
     except KeyboardInterrupt:
         checkpoint = getattr(args, "checkpoint", None)
-        hint = (f"; the draws so far are in {checkpoint}: run the same command with --resume "
-                "to continue" if checkpoint else
-                "; pass --checkpoint DIR to make a run resumable")
+        hint = ""
+        if checkpoint:
+            hint = f"; the draws so far are in {checkpoint}: run the same command with --resume"
+        elif args.command == "fit":
+            hint = "; pass --checkpoint DIR to make a run resumable"
         parser.exit(130, f"symbnn: interrupted{hint}\n")
     except (ValueError, TypeError, OSError, CheckpointError) as err:
         if args.traceback:
