@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symbnn.nets import MLP
+from symbnn.symmetry import make_group
 from symbnn.types import PRNGKey
 
 __all__ = ["Posterior", "load", "model_from_config", "model_to_config"]
@@ -55,12 +57,43 @@ def model_from_config(config: str):
     return _decode(json.loads(config))
 
 
-def _flat_map(fn, tree: dict, lead: int = 2) -> dict:
-    """Apply a one-draw function to every (chain, draw) entry of a dict of arrays."""
+def _flat_map(fn, tree: dict, *extra, lead: int = 2) -> dict:
+    """Apply a jitted batch function to every (chain, draw) entry of a dict of arrays.
+
+    ``fn(flat_tree, *extra)`` sees the (chain, draw) axes merged into one leading axis.
+    """
     shape = next(iter(tree.values())).shape[:lead]
     flat = {k: jnp.asarray(v).reshape((-1, *v.shape[lead:])) for k, v in tree.items()}
-    out = jax.jit(jax.vmap(fn))(flat)
+    out = fn(flat, *extra)
     return jax.tree.map(lambda a: np.asarray(a).reshape((*shape, *a.shape[1:])), out)
+
+
+# Jitted batch functions, one per group spec or network (hashable): repeated calls of the
+# Posterior methods reuse the compiled code instead of tracing a fresh closure each time.
+@functools.lru_cache(maxsize=32)
+def _canonical_fn(spec):
+    group = make_group(spec)
+    return jax.jit(jax.vmap(lambda p: group.canonicalize(p)[0]))
+
+
+@functools.lru_cache(maxsize=32)
+def _symmetrize_fn(spec):
+    group = make_group(spec)
+    return jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_fn(mlp: MLP):
+    from symbnn.models import predict
+
+    return jax.jit(jax.vmap(lambda p, x: predict(mlp, p, x), in_axes=(0, None)))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _log_likelihood(model, samples: dict, x, y):
+    from numpyro.infer.util import log_likelihood
+
+    return log_likelihood(model, samples, x, y=y, batch_ndims=2)["y"]
 
 
 @dataclasses.dataclass
@@ -114,7 +147,7 @@ class Posterior:
     @property
     def params(self) -> dict[str, np.ndarray]:
         """Network parameters only, (chain, draw, ...), as the network uses them."""
-        return _flat_map(self.model.params_of, self.draws)
+        return {k: np.asarray(v) for k, v in self.model.params_of(self.draws).items()}
 
     def _with_params(self, params: dict, **attrs) -> Posterior:
         draws = {**self.draws, **{k: np.asarray(v) for k, v in params.items()}}
@@ -132,7 +165,7 @@ class Posterior:
         """The draws mapped to their hard canonical form (same chains and draws)."""
         self._check_symmetric("canonical")
         group = group or self.group
-        canon = _flat_map(lambda p: group.canonicalize(p)[0], self.params)
+        canon = _flat_map(_canonical_fn(group.spec), self.params)
         return self._with_params(canon, canonical=True)
 
     def symmetrized(self, rng_key: PRNGKey, group=None) -> Posterior:
@@ -151,7 +184,7 @@ class Posterior:
         n = self.num_chains * self.num_draws
         keys = jax.random.split(rng_key, n)  # typed keys (n,) or legacy uint32 keys (n, 2)
         flat = {k: jnp.asarray(v).reshape((n, *v.shape[2:])) for k, v in params.items()}
-        out = jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))(keys, flat)
+        out = _symmetrize_fn(group.spec)(keys, flat)
         out = {k: np.asarray(v).reshape(params[k].shape) for k, v in out.items()}
         post = self._with_params(out, symmetrized=True)
         if getattr(self.model, "reparam", None) == "constrained":
@@ -161,24 +194,16 @@ class Posterior:
     # ------------------------------------------------------------ predictions
     def predict(self, x) -> np.ndarray:
         """Predictive network outputs (chain, draw, n, out): regression means or probabilities."""
-        from symbnn.models import predict
-
-        x = jnp.asarray(x)
-        mlp = self.mlp
-        return _flat_map(lambda p: predict(mlp, p, x), self.params)
+        return _flat_map(_predict_fn(self.mlp), self.params, jnp.asarray(x))
 
     def log_likelihood(self, x=None, y=None) -> np.ndarray:
         """Pointwise log-likelihood (chain, draw, n) of ``(x, y)`` (default: the training data)."""
-        from numpyro.infer.util import log_likelihood
-
         x = self.x if x is None else x
         y = self.y if y is None else y
         if x is None or y is None:
             raise ValueError("log_likelihood needs x and y (no training data stored)")
         samples = {k: jnp.asarray(v) for k, v in self.draws.items()}
-        ll = log_likelihood(self.model, samples, jnp.asarray(x), y=jnp.asarray(y),
-                            batch_ndims=2)
-        return np.asarray(ll["y"])
+        return np.asarray(_log_likelihood(self.model, samples, jnp.asarray(x), jnp.asarray(y)))
 
     # ----------------------------------------------------------------- arviz
     def to_datatree(self, *, log_likelihood: bool = True):
