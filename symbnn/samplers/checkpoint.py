@@ -154,8 +154,13 @@ def open_checkpoint(folder: Path, meta: dict, *, resume: bool) -> None:
                 f"checkpoint {folder} was written by a different run; it differs in {diff}"
             )
         return
-    if folder.exists() and any(folder.glob("block_*.npz")):
-        raise CheckpointError(f"checkpoint folder {folder} has draws but no meta.json: foreign")
+    leftovers = sorted(p.name for pattern in ("block_*.npz", "warmup.npz", "state.npz")
+                       for p in folder.glob(pattern))
+    if leftovers:
+        raise CheckpointError(
+            f"checkpoint folder {folder} holds {leftovers[:3]} but no meta.json: files of an "
+            "unknown run, which are neither used nor overwritten"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     tmp = meta_file.with_name("meta.json.tmp")
     tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
