@@ -108,11 +108,11 @@ class MLP:
         object.__setattr__(self, "widths", tuple(int(w) for w in widths))
         object.__setattr__(self, "in_features", int(self.in_features))
         object.__setattr__(self, "out_features", int(self.out_features))
-        if self.activation not in ACTIVATIONS:
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
             )
-        if self.output not in OUTPUTS:
+        if not isinstance(self.output, str) or self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
         if not isinstance(self.use_bias, bool):
             raise TypeError(f"use_bias must be a bool, got {self.use_bias!r}")

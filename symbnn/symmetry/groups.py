@@ -117,6 +117,11 @@ def product(*groups: Group) -> Group:
     if any(g.spec.mlp != mlp for g in groups):
         raise ValueError("product: all groups must act on the same MLP spec")
     canon = {g.spec.scale_canonical for g in groups if g.spec.scale}
+    if len(canon) > 1:
+        raise ValueError(
+            f"product: the scaling groups use different canonical forms {sorted(canon)}; "
+            "build them with the same canonical=..."
+        )
     spec = GroupSpec(
         mlp,
         permute=any(g.spec.permute for g in groups),
@@ -134,6 +139,24 @@ _FACTORIES = {
     "scale": scalings,
     "shift": logit_shifts,
 }
+
+
+def _check_kinds_available(mlp: MLP, kinds: tuple[str, ...]) -> None:
+    lacking = {
+        "sign": mlp.activation not in ODD_ACTIVATIONS,
+        "scale": mlp.activation not in HOMOGENEOUS_ACTIVATIONS,
+        "shift": mlp.output != "classification" or mlp.out_features < 2,
+    }
+    why = {
+        "sign": f"activation {mlp.activation!r} is not odd (odd: {sorted(ODD_ACTIVATIONS)})",
+        "scale": f"activation {mlp.activation!r} is not positively homogeneous "
+        f"(homogeneous: {sorted(HOMOGENEOUS_ACTIVATIONS)})",
+        "shift": "logit shifts need output='classification' with out_features >= 2, got "
+        f"output={mlp.output!r}, out_features={mlp.out_features}",
+    }
+    for kind in kinds:
+        if lacking.get(kind, False):
+            raise ValueError(f"kinds asks for {kind!r}, which this network lacks: {why[kind]}")
 
 
 def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None) -> Group:
@@ -160,9 +183,16 @@ def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None) -> Group:
     else:
         if isinstance(kinds, str):
             kinds = (kinds,)
-        unknown = [k for k in kinds if k not in _FACTORIES]
-        if unknown:
-            raise ValueError(f"kinds must be a subset of {KINDS}, got unknown {unknown}")
+        try:
+            kinds = tuple(kinds)
+        except TypeError:
+            raise TypeError(
+                f"kinds must be a sequence of names from {KINDS}, got {kinds!r}"
+            ) from None
+        unknown = [k for k in kinds if not isinstance(k, str) or k not in _FACTORIES]
+        if unknown or not kinds:
+            raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}")
+        _check_kinds_available(mlp, kinds)
     return product(*(_FACTORIES[k](mlp) for k in kinds))
 
 
