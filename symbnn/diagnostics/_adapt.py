@@ -215,9 +215,11 @@ def canonical(draws: Draws):
 def aligned(draws: Draws, reference: Mapping, *, max_sweeps: int = 10):
     """Soft canonical form: every draw aligned to ``reference`` (one parameter dict)."""
     shape = (draws.num_chains, draws.num_draws)
-    try:
-        draws.mlp.check_params(dict(reference))
-    except (ValueError, TypeError) as err:
+    if not isinstance(reference, Mapping):
+        raise TypeError(f"reference must be a dict of parameters, got {type(reference).__name__}")
+    try:  # other sites (e.g. "sigma") may come along; the group does not act on them
+        draws.mlp.check_params({k: reference[k] for k in draws.mlp.param_names if k in reference})
+    except ValueError as err:
         raise ValueError(f"reference: {err}") from None
     ref = {k: jnp.asarray(reference[k]) for k in draws.mlp.param_names}
     p, g = _align_fn(draws.group.spec, int(max_sweeps))(_flat(draws.params), ref)

@@ -77,8 +77,10 @@ class Summary:
     notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
+        fmt = {"max_rhat": "{:.3f}".format, "min_ess_bulk": "{:.0f}".format,
+               "min_ess_tail": "{:.0f}".format}
         with pd.option_context("display.width", 120, "display.max_columns", 10):
-            text = self.table.to_string(float_format=lambda v: f"{v:.3f}")
+            text = self.table.to_string(formatters=fmt)
         lines = [f"verdict: {self.verdict} (R-hat threshold {self.rhat_threshold})", text]
         div = "n/a" if self.num_divergences is None else str(self.num_divergences)
         lines.append(f"divergences: {div}")
@@ -148,6 +150,10 @@ def _reference(draws: _adapt.Draws, canon: dict, reference) -> dict:
     return {k: v.reshape(-1, *v.shape[2:])[idx] for k, v in canon.items()}
 
 
+def _empty_row(like: dict) -> dict:
+    return dict.fromkeys(like, np.nan) | {"worst": "", "num_values": 0, "num_undefined": 0}
+
+
 def _verdict(rows: dict, thr: float) -> tuple[str, list[str]]:
     notes = []
     raw_ok = rows["raw"]["max_rhat"] < thr
@@ -171,7 +177,7 @@ def _verdict(rows: dict, thr: float) -> tuple[str, list[str]]:
 def summary(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, reference: Mapping | None = None,
-    rhat_threshold: float = 1.01, max_sweeps: int = 10,
+    rhat_threshold: float = 1.01, aligned: bool = True, max_sweeps: int = 10,
 ) -> Summary:
     """Convergence diagnostics before and after symmetry removal.
 
@@ -191,6 +197,9 @@ def summary(
         else the canonical draw nearest the canonical mean.
     rhat_threshold : float
         R-hat at or above which chains count as disagreeing (default 1.01).
+    aligned : bool
+        Whether to compute the ``aligned`` row (one linear assignment per draw and layer: the
+        costliest part for wide layers and many draws). Its row is NaN when skipped.
     max_sweeps : int
         Passed to :func:`symbnn.symmetry.align`.
 
@@ -206,19 +215,22 @@ def summary(
                          f"{draws.num_chains}")
     mlp = draws.mlp
     canon, g = _adapt.canonical(draws)
-    ref = _reference(draws, canon, reference)
-    align_p, _ = _adapt.aligned(draws, ref, max_sweeps=max_sweeps)
     rows = {}
-    for label, params in (("raw", draws.params), ("canonical", canon), ("aligned", align_p)):
+    for label, params in (("raw", draws.params), ("canonical", canon)):
         rows[label] = convergence_stats(*_adapt.flatten_params(mlp, params))
+    if aligned:
+        ref = _reference(draws, canon, reference)
+        align_p, _ = _adapt.aligned(draws, ref, max_sweeps=max_sweeps)
+        rows["aligned"] = convergence_stats(*_adapt.flatten_params(mlp, align_p))
+    else:
+        rows["aligned"] = _empty_row(rows["raw"])
     if x is not None:
         pred = _adapt.predictions(draws, x)
         n, k = pred.shape[2:]
         names = [f"f(x[{i}])[{j}]" for i in range(n) for j in range(k)]
         rows["predictive"] = convergence_stats(pred.reshape(*pred.shape[:2], -1), names)
     else:
-        rows["predictive"] = dict.fromkeys(rows["raw"], np.nan) | {"worst": "", "num_values": 0,
-                                                                     "num_undefined": 0}
+        rows["predictive"] = _empty_row(rows["raw"])
     for key, value in draws.extras.items():
         v = np.asarray(value, dtype=float)
         names = [f"{key}{list(i)}" if i else key for i in np.ndindex(*v.shape[2:])]

@@ -109,3 +109,14 @@ def test_one_chain_and_bad_extra(chain_orbit_draws, mlp):
     bad = {**chain_orbit_draws, "sigma": np.ones(3)}
     with pytest.raises(ValueError, match="sigma"):
         summary(bad, mlp=mlp)
+
+
+def test_reference_and_skipping_alignment(chain_orbit_draws, mlp, center):
+    ref = {**center, "sigma": 0.3}  # extra sites in the reference are ignored
+    s = summary(chain_orbit_draws, mlp=mlp, reference=ref)
+    assert s.table.loc["aligned", "max_rhat"] < 1.01
+    skipped = summary(chain_orbit_draws, mlp=mlp, aligned=False)
+    assert np.isnan(skipped.table.loc["aligned", "max_rhat"])
+    assert skipped.verdict == VERDICT_SYMMETRY  # the canonical row suffices
+    with pytest.raises(ValueError, match="reference"):
+        summary(chain_orbit_draws, mlp=mlp, reference={"W0": center["W0"]})
