@@ -205,6 +205,11 @@ def scale_conditionals(mlp: MLP, prior, params: Params, layer: int) -> tuple[Arr
     -------
     p, a, b : arrays of shape (h_layer,)
     """
+    _check_homogeneous(mlp)
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < mlp.num_hidden:
+        raise ValueError(
+            f"layer must be a hidden layer index in [0, {mlp.num_hidden}), got {layer!r}"
+        )
     w_in, w_out = mlp.weight_name(layer), mlp.weight_name(layer + 1)
     a = jnp.sum(params[w_in] ** 2, axis=0) / prior.scale_of(mlp, w_in) ** 2
     n_in = mlp.sizes[layer]
@@ -221,8 +226,8 @@ def scale_gibbs(rng_key: PRNGKey, mlp: MLP, prior, params: Params) -> tuple[Para
     """One generalised Gibbs sweep along the scaling orbits of all hidden units.
 
     Layer by layer, every unit's scale ``c`` is drawn from its exact conditional (module doc) and
-    applied. Where the conditional is improper (a unit whose incoming or outgoing weights are all
-    exactly zero, a null set under the posterior) that unit is left unchanged.
+    applied. Where the conditional is improper (possible only when a unit's incoming or outgoing
+    weights are all exactly zero, a null set under the posterior) that unit is left unchanged.
 
     Parameters
     ----------
