@@ -12,7 +12,6 @@ import os
 import arviz_stats
 import numpy as np
 import scipy.stats
-from matplotlib.figure import Figure
 
 from symbnn.diagnostics import _adapt
 from symbnn.diagnostics.modes import Modes
@@ -23,7 +22,18 @@ from symbnn.symmetry import Group
 __all__ = ["plot_modes", "plot_occupancy", "plot_predictive", "plot_rank"]
 
 
-def _save(fig: Figure, path) -> str:
+def Figure(**kwargs):  # noqa: N802 - stands in for the matplotlib class it returns
+    """A matplotlib Figure; matplotlib comes with the ``plots`` extra and is imported on use."""
+    try:
+        from matplotlib.figure import Figure as _Figure
+    except ImportError as e:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "symbnn's plots need matplotlib: pip install 'symbnn[plots]'"
+        ) from e
+    return _Figure(**kwargs)
+
+
+def _save(fig, path) -> str:
     path = os.fspath(path)
     parent = os.path.dirname(path)
     if parent:
