@@ -2,9 +2,16 @@
 
 - ``"sequential"``: ``lax.map`` over chains on one device (no lockstep: each chain takes its own
   number of leapfrog steps);
-- ``"vmap"``: all chains in lockstep (pays on GPUs and for tiny networks);
-- ``"shard"``: ``jax.shard_map`` over a ("chain",) mesh of all devices, ``lax.map`` inside each;
-  on CPU set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` before importing jax;
+- ``"vmap"``: all chains in lockstep (pays on GPUs and for tiny networks); the vectorised code
+  rounds differently, so its draws agree with the other layouts only to float precision at first
+  and, chaotic as long trajectories are, not at all after a while;
+- ``"shard"``: the chains are split among the local devices and every device runs the sequential
+  program on its share; calls are dispatched asynchronously, so the devices work at the same time.
+  The per-device program is the sequential one, so the draws are bit-for-bit those of
+  ``"sequential"``. (A ``jax.shard_map`` program is partitioned by XLA's SPMD passes, which fuse
+  and fold constants differently; its gradients differ in the last bits and NUTS trajectories
+  then diverge.) On CPU set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` before
+  importing jax to get N devices;
 - ``"auto"``: "shard" with several devices, "vmap" on accelerators or for many chains, else
   "sequential".
 
@@ -18,7 +25,6 @@ from collections.abc import Callable
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
 
 __all__ = ["LAYOUTS", "batched", "resolve_layout"]
 
@@ -32,7 +38,7 @@ def resolve_layout(layout: str, num_chains: int) -> str:
         raise ValueError(f"chain_layout must be one of {LAYOUTS}, got {layout!r}")
     if layout != "auto":
         return layout
-    if jax.device_count() > 1 and num_chains >= jax.device_count():
+    if jax.local_device_count() > 1 and num_chains >= jax.local_device_count():
         return "shard"
     if jax.default_backend() != "cpu" or num_chains >= _VMAP_MIN_CHAINS_CPU:
         return "vmap"
@@ -41,17 +47,17 @@ def resolve_layout(layout: str, num_chains: int) -> str:
 
 def _over_chains(fn: Callable, layout: str) -> Callable:
     """``fn(*args)`` for one chain -> function over a leading chain axis of every argument."""
+    if layout == "vmap":
+        return jax.vmap(fn)
 
     def mapped(*args):
         return jax.lax.map(lambda a: fn(*a), args)
 
-    if layout == "sequential":
-        return mapped
-    if layout == "vmap":
-        return jax.vmap(fn)
-    mesh = Mesh(np.array(jax.devices()), ("chain",))
-    spec = PartitionSpec("chain")
-    return jax.shard_map(mapped, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return mapped
+
+
+def _to_numpy(tree, keep: int):
+    return jax.tree.map(lambda a: np.asarray(a)[:keep], tree)
 
 
 def batched(fn: Callable, layout: str, num_chains: int, chain_batch_size: int | None) -> Callable:
@@ -60,19 +66,29 @@ def batched(fn: Callable, layout: str, num_chains: int, chain_batch_size: int | 
     Returns a function of the same arguments with a leading chain axis (numpy or jax arrays); it
     returns numpy arrays with a leading axis of ``num_chains``.
     """
-    ndev = jax.device_count() if layout == "shard" else 1
+    devices = jax.local_devices() if layout == "shard" else [None]
+    ndev = len(devices)
     size = num_chains if chain_batch_size is None else min(chain_batch_size, num_chains)
     size = -(-size // ndev) * ndev  # a multiple of the device count
+    per_device = size // ndev
     run = jax.jit(_over_chains(fn, layout))
+
+    def run_batch(chunk):
+        if ndev == 1:
+            return run(*chunk)
+        pending = []  # dispatch on every device first (asynchronous), then collect
+        for i, device in enumerate(devices):
+            part = jax.tree.map(lambda a, i=i: a[i * per_device:(i + 1) * per_device], chunk)
+            pending.append(run(*jax.device_put(part, device)))
+        return jax.tree.map(lambda *parts: np.concatenate([np.asarray(p) for p in parts]),
+                            *pending)
 
     def call(*args):
         outs = []
         for start in range(0, num_chains, size):
             idx = np.arange(start, start + size) % num_chains  # pad by repeating chains
             chunk = jax.tree.map(lambda a, idx=idx: a[idx], args)
-            out = run(*chunk)
-            keep = min(size, num_chains - start)
-            outs.append(jax.tree.map(lambda a, keep=keep: np.asarray(a)[:keep], out))
+            outs.append(_to_numpy(run_batch(chunk), min(size, num_chains - start)))
         return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
     return call
