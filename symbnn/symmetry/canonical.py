@@ -2,10 +2,12 @@
 
 Layer by layer from the input: (1) sign flips make each unit's key non-negative (the key is the
 bias, or without biases the sum of the unit's incoming weights, which the earlier layers'
-canonicalisation has fixed); (2) positive scaling gives each unit unit incoming norm (bias
-included), or, with ``scale_canonical="balanced"``, all units are first rescaled to the point of
-least total squared norm on the scaling orbit (incoming norm equal to outgoing norm for every unit);
-(3) units are sorted by their key. Logit shifts centre the output layer (zero mean over classes).
+canonicalisation has fixed; a zero bias defers to the sum of the incoming weights); (2) positive
+scaling gives each unit unit incoming norm (bias included), or, with
+``scale_canonical="balanced"``, all units are first rescaled to the point of least total squared
+norm on the scaling orbit (incoming norm equal to outgoing norm for every unit); (3) units are
+sorted by their key, exact ties broken by their (normalised) squared outgoing weights. Logit shifts
+centre the output layer (zero mean over classes).
 """
 
 from __future__ import annotations
@@ -82,6 +84,25 @@ def balance_scales(spec: GroupSpec, params: Params) -> tuple[Params, GroupElemen
     return p, g
 
 
+def _tiebreak(spec: GroupSpec, params: Params, layer: int, norm: Array) -> Array:
+    """A secondary sort key per unit, invariant under the group's action on the later layers.
+
+    The squared outgoing weights (so the next layer's signs do not matter), in this layer's
+    normalised scale, each divided by the next unit's incoming norm when that layer is scaled to
+    unit norm next, and centred over classes when logit shifts apply to them.
+    """
+    mlp = spec.mlp
+    out = params[mlp.weight_name(layer + 1)] * norm[:, None]
+    if layer + 1 < mlp.num_hidden and spec.scale and spec.scale_canonical == "unit_norm":
+        col_sq = jnp.sum(out**2, axis=0)
+        if mlp.use_bias:
+            col_sq = col_sq + params[mlp.bias_name(layer + 1)] ** 2
+        out = out / jnp.sqrt(jnp.where(col_sq > 0, col_sq, 1.0))
+    elif layer + 1 == mlp.num_hidden and spec.shift:
+        out = out - jnp.mean(out, axis=1, keepdims=True)
+    return jnp.sum(out**2, axis=1)
+
+
 def canonicalize(spec: GroupSpec, params: Params) -> tuple[Params, GroupElement]:
     """Hard canonical form of ``params`` under the group described by ``spec``.
 
@@ -100,14 +121,23 @@ def canonicalize(spec: GroupSpec, params: Params) -> tuple[Params, GroupElement]
     layer_g = identity(mlp, dtype)
     for layer in range(mlp.num_hidden):
         key = unit_keys(spec, p, layer)
-        sign = jnp.where(key >= 0, 1.0, -1.0).astype(dtype) if spec.flip else jnp.ones_like(key)
+        w_in = p[mlp.weight_name(layer)]
+        sign = jnp.ones_like(key)
+        if spec.flip:
+            # A zero key (e.g. a zero bias) leaves the sign to the sum of the incoming weights.
+            sign_key = jnp.where(key != 0, key, w_in.sum(axis=0))
+            sign = jnp.where(sign_key >= 0, 1.0, -1.0).astype(dtype)
+        norm = jnp.ones_like(key)
         if spec.scale and spec.scale_canonical == "unit_norm":
-            scale = jax.lax.rsqrt(_in_sq_norm(spec, p, layer))
-        else:
-            scale = jnp.ones_like(key)
-        new_key = key * sign * scale
+            in_norm = jnp.sqrt(_in_sq_norm(spec, p, layer))
+            norm = jnp.where(in_norm > 0, in_norm, 1.0)  # a dead unit keeps its scale
+        scale = 1.0 / norm
+        new_key = key * sign / norm
+        # Units whose keys tie exactly (e.g. zero biases, or one input and no bias, where every
+        # normalised incoming weight is +-1) are ordered by their outgoing weights.
+        tiebreak = _tiebreak(spec, p, layer, norm)
         perm = (
-            jnp.argsort(new_key, stable=True).astype(jnp.int32)
+            jnp.lexsort((tiebreak, new_key)).astype(jnp.int32)
             if spec.permute
             else jnp.arange(key.shape[0], dtype=jnp.int32)
         )
