@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from numpyro.infer.util import log_likelihood
 
-from symbnn.samplers.bridge import Bridge, make_bridge, prior_sites
+from symbnn.samplers.bridge import Bridge, prior_sites
 from symbnn.types import PRNGKey
 
 __all__ = ["INITS", "initial_positions"]
@@ -29,7 +29,7 @@ INITS = ("prior", "map", "ensemble")
 def _canonical_sites(group, sites: dict) -> dict:
     names = group.spec.mlp.param_names
     net = {k: sites[k] for k in names}
-    canon = jax.vmap(lambda p: group.canonicalize(p)[0])(net)
+    canon = jax.jit(jax.vmap(lambda p: group.canonicalize(p)[0]))(net)
     return {**sites, **canon}
 
 
@@ -99,7 +99,7 @@ def initial_positions(
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     k_prior, k_fit = jax.random.split(rng_key)
     sites = _prior_start(k_prior, model, x, num_chains, canonical)
-    pos = jax.vmap(bridge.unconstrain_fn)(sites)
+    pos = jax.jit(jax.vmap(bridge.unconstrain_fn))(sites)
     if init == "prior":
         return pos
     if init == "map":
@@ -109,8 +109,8 @@ def initial_positions(
     else:
         pos = _ensemble(k_fit, model, bridge, x, y, pos, num_steps, learning_rate)
     if canonical:
-        sites = jax.vmap(bridge.constrain_fn)(pos)
-        pos = jax.vmap(bridge.unconstrain_fn)(_canonical_sites(model.group, sites))
+        sites = jax.jit(jax.vmap(bridge.constrain_fn))(pos)
+        pos = jax.jit(jax.vmap(bridge.unconstrain_fn))(_canonical_sites(model.group, sites))
     return pos
 
 
@@ -121,20 +121,22 @@ def _ensemble(rng_key, model, bridge, x, y, pos, num_steps, learning_rate):
         raise ValueError(f"init='ensemble' needs at least 2 training rows, got {n}")
     num_chains = jax.tree.leaves(pos)[0].shape[0]
     keys = jax.random.split(rng_key, num_chains)
-    out = []
-    for c in range(num_chains):  # each member has its own split, hence its own log density
-        order = np.asarray(jax.random.permutation(keys[c], n))
-        fit_idx, val_idx = order[num_val:], order[:num_val]
-        fit_bridge = make_bridge(keys[c], model, x[fit_idx], y[fit_idx])
-        x_val, y_val = x[val_idx], y[val_idx]
+    # each member's own random split, as a mask of its validation rows
+    val_masks = jax.vmap(
+        lambda k: jnp.zeros(n, bool).at[jax.random.permutation(k, n)[:num_val]].set(True))(keys)
 
-        def score(p, fit_bridge=fit_bridge, x_val=x_val, y_val=y_val):
-            sites = fit_bridge.constrain_fn(p)
-            ll = log_likelihood(model, sites, x_val, y=y_val, batch_ndims=0)["y"]
-            return jnp.sum(ll)
+    def rows_loglik(p):
+        sites = bridge.constrain_fn(p)
+        return log_likelihood(model, sites, x, y=y, batch_ndims=0)["y"]
 
-        start = jax.tree.map(lambda a, c=c: a[c], pos)
-        out.append(jax.jit(lambda p, b=fit_bridge, s=score: _adam_fit(
-            b.logdensity_fn, p, num_steps=num_steps, learning_rate=learning_rate,
-            score_fn=s))(start))
-    return jax.tree.map(lambda *a: jnp.stack(a), *out)
+    def fit(p, val):
+        # the log density of the model on the fit rows only: the full log density minus the
+        # log-likelihood of the validation rows (the prior and every row enter additively)
+        def val_loglik(q):
+            return jnp.sum(jnp.where(val, rows_loglik(q), 0.0))
+
+        return _adam_fit(lambda q: bridge.logdensity_fn(q) - val_loglik(q), p,
+                         num_steps=num_steps, learning_rate=learning_rate, score_fn=val_loglik)
+
+    # one compilation for all members (their splits are data, not shapes)
+    return jax.jit(jax.vmap(fit))(pos, val_masks)
