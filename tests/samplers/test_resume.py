@@ -203,3 +203,10 @@ def test_unwritable_folder_fails_before_sampling(tmp_path, no_sampling):
     blocker.write_text("")
     with pytest.raises(OSError, match="not writable"):
         _run(blocker / "checkpoint")
+
+
+def test_a_sampled_run_survives_netcdf(runs):
+    ref = runs["ref"]
+    loaded = symbnn.load(ref.save(runs["root"] / "ref.nc"))
+    _assert_same_draws(loaded, ref)
+    assert loaded.model == ref.model and loaded.attrs == ref.attrs
