@@ -158,7 +158,7 @@ def main(argv=None) -> int:
                                      num_warmup=args.warmup, num_draws=args.draws, space=space,
                                      progress=not args.quiet)
         wall = time.perf_counter() - t0
-        summaries[space] = diagnostics.summary(posts[space], x=x_test)
+        summaries[space] = diagnostics.summary(posts[space], x=x_test, aligned=False)
         rows.append(space_row(space, posts[space], summaries[space], wall))
 
     print("\n== per space (wall time includes compilation; ESS: minimum bulk ESS over canonical "
