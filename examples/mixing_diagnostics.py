@@ -16,8 +16,8 @@ and ``symbnn.diagnostics.compare`` of numpyro's canonical draws against each sym
 plots raw vs canonical, orbit occupancy, predictive bands) go to ``--out``.
 
 What to expect: numpyro's chains each stay in one or a few of the |G| copies of a mode, so raw
-R-hat is large and the occupancy test rejects, while the canonical and predictive R-hat are close to
-1. The quotient draws are canonical already (raw equals canonical); symmetrised, they are exact
+R-hat is large and the occupancy test rejects, while canonical and predictive R-hat are near one.
+The quotient draws are canonical already (raw equals canonical); symmetrised, they are exact
 full-space draws and pass the occupancy test, as do the orbit-move draws.
 
 Run ``python examples/mixing_diagnostics.py`` (about a minute on 2 idle cores).
