@@ -1,0 +1,197 @@
+"""Shared helpers of the benchmark scripts: subprocess workers, timing, ESS, tables, JSON.
+
+Every configuration of a benchmark runs in its own Python process, so that the number of host
+devices can differ between configurations (it is fixed when JAX initialises) and so that every
+timing includes JAX compilation: nothing is cached from an earlier configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+COMPILE_EVENTS = {
+    "/jax/core/compile/jaxpr_trace_duration": "trace_s",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower_s",
+    "/jax/core/compile/backend_compile_duration": "backend_compile_s",
+}
+
+
+# ------------------------------------------------------------------ worker processes
+def set_host_devices(num_devices: int) -> None:
+    """Ask XLA for ``num_devices`` CPU devices; call before JAX initialises (worker start)."""
+    import numpyro
+
+    numpyro.set_host_device_count(int(num_devices))
+
+
+def run_worker(script: str | Path, config: dict, *, timeout_s: float | None = None) -> dict:
+    """Run ``script --worker <json>`` in a fresh Python process and return the dict it writes.
+
+    The worker receives ``config`` plus ``"result_path"`` and must write its result there as
+    JSON. A failed worker yields ``{"error": ...}`` with the tail of its output, so one broken
+    configuration does not lose the others.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        result_path = Path(tmp) / "result.json"
+        payload = json.dumps({**config, "result_path": str(result_path)})
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(script), "--worker", payload], cwd=REPO_ROOT,
+                capture_output=True, text=True, timeout=timeout_s, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout_s} s"}
+        process_s = time.perf_counter() - t0
+        if proc.returncode != 0 or not result_path.exists():
+            tail = (proc.stdout + proc.stderr)[-3000:]
+            return {"error": f"worker exited with {proc.returncode}", "output_tail": tail}
+        result = json.loads(result_path.read_text())
+    result["process_s"] = process_s
+    return result
+
+
+def write_worker_result(config: dict, result: dict) -> None:
+    """Write a worker's result where :func:`run_worker` expects it."""
+    Path(config["result_path"]).write_text(json.dumps(to_jsonable(result)))
+
+
+class CompileClock:
+    """Sum of JAX tracing, lowering and XLA compilation durations seen since construction.
+
+    Uses ``jax.monitoring`` duration events (JAX records tracing only for top-level functions,
+    so the three parts do not overlap). Also keeps every XLA compile as (function name, seconds).
+    """
+
+    def __init__(self) -> None:
+        from jax import monitoring
+
+        self.totals = dict.fromkeys(COMPILE_EVENTS.values(), 0.0)
+        self.compiles: list[tuple[str, float]] = []
+
+        def listener(event: str, duration: float, **kwargs: Any) -> None:
+            key = COMPILE_EVENTS.get(event)
+            if key is None:
+                return
+            self.totals[key] += float(duration)
+            if key == "backend_compile_s":
+                self.compiles.append((str(kwargs.get("fun_name", "?")), float(duration)))
+
+        monitoring.register_event_duration_secs_listener(listener)
+
+    def snapshot(self, top: int = 5) -> dict:
+        """The totals so far, ``compile_s`` = their sum, and the ``top`` slowest XLA compiles."""
+        out: dict = dict(self.totals)
+        out["compile_s"] = sum(self.totals.values())
+        slowest = sorted(self.compiles, key=lambda kv: -kv[1])[:top]
+        out["slowest_compiles_s"] = [[name, round(sec, 3)] for name, sec in slowest]
+        out["num_compiles"] = len(self.compiles)
+        return out
+
+
+# ------------------------------------------------------------------ machine and output
+def machine_info() -> dict:
+    """Cores, load, library versions and the default JAX backend of this machine."""
+    import blackjax
+    import jax
+    import numpyro
+
+    return {
+        "nproc": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "numpyro": numpyro.__version__,
+        "blackjax": blackjax.__version__,
+        "backend": jax.default_backend(),
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Numpy scalars and arrays to plain Python, recursively; non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def write_json(path: str | Path, obj: dict) -> Path:
+    """Write ``obj`` as indented JSON (creating the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    return path
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """A plain-text table; ``columns`` are (key, header, format spec) triples."""
+    cells = [[h for _, h, _ in columns]]
+    for row in rows:
+        line = []
+        for key, _, spec in columns:
+            value = row.get(key)
+            if value is None:
+                line.append("-")
+            elif isinstance(value, float | int | np.floating) and spec:
+                line.append(format(value, spec))
+            else:
+                line.append(str(value))
+        cells.append(line)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    out = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b``, or None when either is missing or ``b`` is not positive."""
+    if a is None or b is None or not b > 0:
+        return None
+    return float(a) / float(b)
+
+
+# ------------------------------------------------------------------ posterior summaries
+def min_bulk_ess(arrays: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
+    """Minimum bulk ESS (arviz-stats) over every scalar of ``arrays`` (chain, draw, ...).
+
+    Returns the overall minimum and the minimum per variable.
+    """
+    import arviz_stats
+    from arviz_base import dict_to_dataset
+
+    ds = dict_to_dataset({k: np.asarray(v) for k, v in arrays.items()})
+    ess = arviz_stats.ess(ds, method="bulk")
+    per_var = {k: float(np.nanmin(ess[k].values)) for k in ess.data_vars}
+    return float(min(per_var.values())), per_var
+
+
+def posterior_from_numpyro(model, mcmc, x, y):
+    """A symbnn Posterior of a numpyro MCMC run of the same model (so .canonical() applies)."""
+    from symbnn.posterior import Posterior
+
+    samples = mcmc.get_samples(group_by_chain=True)
+    draws = {k: np.asarray(v) for k, v in samples.items()}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {k: np.asarray(v) for k, v in extra.items()}
+    return Posterior(model=model, draws=draws, sample_stats=stats, space="full",
+                     x=np.asarray(x), y=np.asarray(y), attrs={"sampler": "numpyro"})
