@@ -48,7 +48,11 @@ class Comparison:
         ``"wasserstein"`` (regression) or ``"agreement"`` and ``"total_variation"``
         (classification).
     loo : pandas.DataFrame or None
-        ``arviz_stats.compare`` of the two posteriors (None without log-likelihoods).
+        ``arviz_stats.compare`` of the two posteriors (None without log-likelihoods, or when
+        PSIS-LOO failed).
+    loo_error : str or None
+        Why PSIS-LOO failed (e.g. too few distinct draws for the Pareto tail fit); the other
+        measures do not depend on it.
     space : str
     num_draws : tuple of int
         Draws used in the permutation tests, per posterior.
@@ -63,6 +67,7 @@ class Comparison:
     loo: pd.DataFrame | None
     space: str
     num_draws: tuple[int, int]
+    loo_error: str | None = None
 
     @property
     def max_abs_mean_z(self) -> float:
@@ -180,6 +185,16 @@ def _loo(lls: tuple, names: tuple[str, str]) -> pd.DataFrame:
         return arviz_stats.compare(trees)
 
 
+def _try_loo(lls, names) -> tuple[pd.DataFrame | None, str | None]:
+    if lls is None:
+        return None, None
+    try:
+        return _loo(tuple(lls), tuple(names)), None
+    except (ValueError, IndexError) as err:  # PSIS fails on degenerate draws: say why
+        cause = f" ({err.__cause__})" if err.__cause__ is not None else ""
+        return None, " ".join(f"{err}{cause}".split())
+
+
 def compare(
     post_a, post_b, *, x=None, y=None, mlp: MLP | None = None, group: Group | None = None,
     space: str = "canonical", reference: Mapping | None = None,
@@ -257,11 +272,13 @@ def compare(
     if lls is None and x is not None and y is not None and da.log_likelihood_fn is not None \
             and db.log_likelihood_fn is not None:
         lls = (da.log_likelihood_fn(x, y), db.log_likelihood_fn(x, y))
+    loo, loo_error = _try_loo(lls, names)
     return Comparison(
         **test,
         parameters=_parameter_table(fa, fb, names_p),
         function=function,
-        loo=None if lls is None else _loo(tuple(lls), tuple(names)),
+        loo=loo,
+        loo_error=loo_error,
         space=space,
         num_draws=(min(max_draws, fa.shape[0] * fa.shape[1]),
                    min(max_draws, fb.shape[0] * fb.shape[1])),

@@ -111,6 +111,19 @@ def test_result_objects_use_log_likelihood(runs, mlp, x_grid):
     assert res.loo.shape[0] == 2
 
 
+def test_failed_loo_is_reported_not_raised(runs, mlp):
+    a, b, _ = runs
+    # Three identical draws: PSIS cannot fit a Pareto tail, so LOO fails; the draws-based
+    # measures must still come back, with the reason for the missing LOO table.
+    degenerate = (np.zeros((1, 3, 5)), np.zeros((1, 3, 5)))
+    res = compare(a, b, mlp=mlp, log_likelihood=degenerate, num_permutations=20)
+    assert res.loo is None
+    assert isinstance(res.loo_error, str) and res.loo_error
+    assert np.isfinite(res.energy_distance)
+    ok = compare(a, b, mlp=mlp, num_permutations=20)
+    assert ok.loo is None and ok.loo_error is None
+
+
 def test_bad_input(runs, mlp):
     a, b, _ = runs
     with pytest.raises(ValueError, match="space"):
