@@ -89,6 +89,21 @@ def _sweep(spec: GroupSpec, p, perms, signs, ref, ref_sq, first: Array):
     return p, tuple(perms), tuple(signs), moved
 
 
+def _check_net_params(mlp: MLP, params: Params, name: str) -> None:
+    """Every array of the layout present with its shape (other entries pass through untouched)."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{name} must be a dict of arrays, got {type(params).__name__}")
+    missing = [k for k in mlp.param_shapes if k not in params]
+    if missing:
+        raise ValueError(f"{name} is missing {missing} of the layout {list(mlp.param_shapes)}")
+    for k, shape in mlp.param_shapes.items():
+        if tuple(jnp.shape(params[k])) != shape:
+            raise ValueError(
+                f"{name}[{k!r}] must have shape {shape} (one draw; vmap over draws), "
+                f"got {tuple(jnp.shape(params[k]))}"
+            )
+
+
 def align(
     params: Params, reference: Params, group: Group, *, max_sweeps: int = 10
 ) -> tuple[Params, GroupElement]:
@@ -118,11 +133,8 @@ def align(
         raise ValueError("group must include permutations for align (e.g. symmetry_of(mlp))")
     if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
         raise ValueError(f"max_sweeps must be an integer >= 1, got {max_sweeps!r}")
-    mlp.check_params(params)
-    try:
-        mlp.check_params(reference)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"reference: {err}") from None
+    _check_net_params(mlp, params, "params")
+    _check_net_params(mlp, reference, "reference")
     g = group.identity()
     p = params
     continuous = spec.scale or spec.shift

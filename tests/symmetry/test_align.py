@@ -21,12 +21,15 @@ def recovery(mlp, num_trials, seed=0):
         k_ref, k_g = jax.random.split(key)
         reference = mlp.init(k_ref)
         planted = group.act(group.sample(k_g), reference)
-        aligned, g = align(planted, reference, group)
+        # Entries outside the layout (a noise scale, say) pass through untouched.
+        aligned, g = align(planted | {"sigma": jnp.float32(1.5)}, reference, group)
+        extra_ok = aligned.pop("sigma") == 1.5
         # The returned element produces the returned parameters.
-        return _max_abs(aligned, reference), _max_abs(group.act(g, planted), aligned)
+        return _max_abs(aligned, reference), _max_abs(group.act(g, planted), aligned), extra_ok
 
     keys = jax.random.split(jax.random.PRNGKey(seed), num_trials)
-    err, err_g = jax.jit(jax.vmap(trial))(keys)  # all trials in one call, one compilation
+    err, err_g, extra_ok = jax.jit(jax.vmap(trial))(keys)  # all trials in one call
+    assert bool(np.all(extra_ok))
     return np.asarray(err), np.asarray(err_g)
 
 
@@ -132,7 +135,8 @@ BAD_CALLS = [
     (lambda: align(PARAMS | {"W0": jnp.zeros((3, 3))}, PARAMS, permutations(TANH)), ValueError,
      r"params\['W0'\]"),
     (lambda: align(PARAMS, {"W0": PARAMS["W0"]}, permutations(TANH)), ValueError,
-     "reference.*missing"),
+     "reference is missing"),
+    (lambda: align([PARAMS], PARAMS, permutations(TANH)), TypeError, "params must be a dict"),
 ]
 
 
