@@ -75,12 +75,7 @@ def run_numpyro(model, x, y, args, rng_key) -> symbnn.Posterior:
                 num_chains=args.chains, chain_method="sequential", progress_bar=not args.quiet)
     mcmc.run(rng_key, x, y=y, extra_fields=("diverging", "energy", "potential_energy",
                                              "num_steps"))
-    draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
-    stats["lp"] = -stats.pop("potential_energy")  # symbnn's name for the log density
-    stats["num_integration_steps"] = stats.pop("num_steps")
-    return symbnn.Posterior(model=model, draws=draws, sample_stats=stats, space="full",
-                            x=np.asarray(x), y=np.asarray(y), attrs={"sampler": "numpyro"})
+    return symbnn.Posterior.from_numpyro(model, mcmc, x, y)
 
 
 def run_symbnn(model, x, y, args, rng_key, *, space: str, orbit_moves: bool):

@@ -224,6 +224,25 @@ class Posterior:
         return from_dict(groups, attrs={"/": attrs})
 
     @classmethod
+    def from_numpyro(cls, model, mcmc, x, y, *, attrs: dict | None = None) -> Posterior:
+        """Wrap a finished ``numpyro.infer.MCMC`` run of a symbnn model.
+
+        Draws come from ``mcmc.get_samples(group_by_chain=True)``; extra fields recorded by
+        ``mcmc.run(..., extra_fields=...)`` become sample statistics under symbnn's names
+        (``potential_energy`` -> ``lp`` with the sign flipped, ``num_steps`` ->
+        ``num_integration_steps``).
+        """
+        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        if "potential_energy" in stats:
+            stats["lp"] = -stats.pop("potential_energy")
+        if "num_steps" in stats:
+            stats["num_integration_steps"] = stats.pop("num_steps")
+        return cls(model=model, draws=draws, sample_stats=stats, space="full",
+                   x=np.asarray(x), y=np.asarray(y),
+                   attrs={"sampler": "numpyro", **(attrs or {})})
+
+    @classmethod
     def from_datatree(cls, dt) -> Posterior:
         """Rebuild a run from :meth:`to_datatree`'s DataTree (e.g. one read from netCDF).
 

@@ -183,3 +183,27 @@ def test_save_load_round_trip(reg, tmp_path):
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no symbnn run"):
         symbnn.load(tmp_path / "nothing.nc")
+
+
+def test_from_numpyro_keeps_draws_and_renames_statistics():
+    from numpyro.infer import MCMC, NUTS
+
+    mlp = MLP(1, (2,), 1, "tanh")
+    model = bnn(mlp)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (N, 1)).astype(np.float32)
+    y = np.sin(x[:, 0]).astype(np.float32)
+    mcmc = MCMC(NUTS(model), num_warmup=20, num_samples=7, num_chains=2,
+                chain_method="sequential", progress_bar=False)
+    mcmc.run(jax.random.key(0), x, y=y, extra_fields=("diverging", "potential_energy",
+                                                        "num_steps"))
+    post = Posterior.from_numpyro(model, mcmc, x, y)
+    samples = mcmc.get_samples(group_by_chain=True)
+    assert post.num_chains == 2 and post.num_draws == 7
+    np.testing.assert_array_equal(post.draws["W0"], np.asarray(samples["W0"]))
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    np.testing.assert_array_equal(post.sample_stats["lp"], -np.asarray(extra["potential_energy"]))
+    np.testing.assert_array_equal(post.sample_stats["num_integration_steps"],
+                                  np.asarray(extra["num_steps"]))
+    assert "potential_energy" not in post.sample_stats and post.attrs["sampler"] == "numpyro"
+    assert post.predict(x).shape == (2, 7, N, 1)
