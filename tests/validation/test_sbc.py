@@ -1,0 +1,170 @@
+"""Simulation-based calibration (Talts et al. 2018, "Validating Bayesian inference algorithms with
+simulation-based calibration", arXiv:1804.06788) of small tanh BNNs.
+
+For each replication: parameters and noise from the prior, y simulated at 20 fixed inputs, one chain
+of the sampler on that data set, and the rank of the true value among ``L`` thinned draws. If the
+sampler draws from the posterior, the ranks are uniform on {0, ..., L} for every quantity. The
+quantities are invariant under the symmetry group or made so: the hidden biases and output weights
+of the hard canonical form (truth and draws canonicalised alike), the noise sigma and the network's
+prediction at three inputs.
+
+Settings: R = 1000 replications, one chain of 200 warm-up steps and 100 draws, every 10th draw
+kept (L = 10, 11 rank bins, about 91 ranks per bin), Pearson's chi-square test of uniform bins per
+quantity. A quantity fails when p < 0.001: 18 quantities per space, so all pass by chance with
+probability 0.999^18 = 98% under a calibrated sampler. Seeds are fixed, so the outcome is
+reproducible. "full" and "quotient" must pass; "constrained" (ordering constraints, known to mix
+badly near ties) is run and reported (docs/validation.md), not asserted.
+
+The replications run through :mod:`sbc_engine` (one compilation per network and space; the draws
+equal ``symbnn.sample``'s, see ``test_engine_reproduces_sample``). Run this file as a script to
+print the table of p-values: ``python tests/validation/test_sbc.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+from sbc_engine import SBCSetup, one_run, run_replications
+
+import symbnn
+from symbnn import MLP
+from symbnn.models import bnn
+from symbnn.samplers.kernels import KernelConfig
+
+ARCHS = {"1x2": MLP(1, (2,), 1, "tanh"), "1x3": MLP(1, (3,), 1, "tanh")}
+SPACES = ("full", "quotient", "constrained")
+X_TRAIN = np.linspace(-2.0, 2.0, 20)[:, None]
+X_PRED = np.array([[-1.5], [0.0], [1.0]])
+NUM_REPLICATIONS = 1000
+NUM_WARMUP, NUM_DRAWS, THIN = 200, 100, 10
+P_MIN = 1e-3  # per quantity, see the module docstring
+SEED = 2018
+
+
+def ranks_of(truth: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Rank of ``truth[r]`` among ``draws[r, :]``: the number of draws below it."""
+    return np.sum(draws < truth[:, None], axis=1)
+
+
+def uniformity_p_value(ranks: np.ndarray, num_bins: int) -> float:
+    """Pearson chi-square p-value of the rank counts against the uniform distribution."""
+    counts = np.bincount(ranks, minlength=num_bins)
+    return float(scipy.stats.chisquare(counts).pvalue)
+
+
+def quantities(model, sites: dict) -> dict[str, np.ndarray]:
+    """Symmetry-free quantities of a batch of site values (leading axis: draws)."""
+    mlp, group = model.mlp, model.group
+    params = {k: jnp.asarray(sites[k]) for k in mlp.param_names}
+    canon = jax.jit(jax.vmap(lambda p: group.canonicalize(p)[0]))(params)
+    pred = jax.jit(jax.vmap(lambda p: mlp.apply(p, jnp.asarray(X_PRED))[:, 0]))(params)
+    out = {}
+    for j in range(mlp.widths[0]):
+        out[f"b0[{j}]"] = canon["b0"][:, j]
+        out[f"WL[{j}]"] = canon["WL"][:, j, 0]
+    out["sigma"] = sites["sigma"]
+    for i, x in enumerate(X_PRED[:, 0]):
+        out[f"f({x:g})"] = pred[:, i]
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+@functools.cache
+def sbc(arch: str, space: str) -> dict:
+    """Run the SBC study of one network and space: p-values, ranks, divergences, timing."""
+    model = bnn(ARCHS[arch])
+    setup = SBCSetup(model, space, jnp.asarray(X_TRAIN, jnp.result_type(float)), NUM_WARMUP,
+                     NUM_DRAWS)
+    t0 = time.perf_counter()
+    truth, draws, divergences = jax.block_until_ready(
+        run_replications(setup, jax.random.key(SEED), NUM_REPLICATIONS))
+    seconds = time.perf_counter() - t0
+    kept = {k: np.asarray(v)[:, THIN - 1::THIN] for k, v in draws.items()}
+    num_kept = next(iter(kept.values())).shape[1]
+    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in kept.items()}
+    q_truth = quantities(model, {k: np.asarray(v) for k, v in truth.items()})
+    q_draws = quantities(model, flat)
+    ranks = {k: ranks_of(q_truth[k], q_draws[k].reshape(NUM_REPLICATIONS, num_kept))
+             for k in q_truth}
+    p_values = {k: uniformity_p_value(r, num_kept + 1) for k, r in ranks.items()}
+    return {"p_values": p_values, "ranks": ranks, "num_kept": num_kept, "seconds": seconds,
+            "divergences": np.asarray(divergences)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", ["full", "quotient"])
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_ranks_are_uniform(arch, space):
+    result = sbc(arch, space)
+    assert result["num_kept"] == NUM_DRAWS // THIN
+    width = ARCHS[arch].widths[0]
+    assert len(result["p_values"]) == 2 * width + 1 + len(X_PRED)
+    for ranks in result["ranks"].values():
+        assert ranks.shape == (NUM_REPLICATIONS,)
+        assert ranks.min() >= 0 and ranks.max() <= result["num_kept"]
+    failed = {k: p for k, p in result["p_values"].items() if p < P_MIN}
+    assert not failed, f"{arch} {space}: ranks not uniform for {failed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_constrained_space_is_reported(arch):
+    # Reported in docs/validation.md, not asserted uniform (see the module docstring); what can
+    # fail here is the run itself.
+    result = sbc(arch, "constrained")
+    assert all(np.isfinite(p) for p in result["p_values"].values())
+
+
+def test_the_rank_test_has_power():
+    # With R and L as above, draws from a posterior half as wide as the true one give a U-shaped
+    # rank histogram that the test rejects, and calibrated draws pass.
+    rng = np.random.default_rng(0)
+    num_kept = NUM_DRAWS // THIN
+    truth = rng.normal(size=NUM_REPLICATIONS)
+    post_mean = truth + rng.normal(size=NUM_REPLICATIONS)  # posterior given noisy data
+    draws = post_mean[:, None] + 0.5 * rng.normal(size=(NUM_REPLICATIONS, num_kept))
+    assert uniformity_p_value(ranks_of(truth, draws), num_kept + 1) < P_MIN
+    calibrated = post_mean[:, None] + rng.normal(size=(NUM_REPLICATIONS, num_kept))
+    truth_cal = post_mean + rng.normal(size=NUM_REPLICATIONS)
+    assert uniformity_p_value(ranks_of(truth_cal, calibrated), num_kept + 1) > P_MIN
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", SPACES)
+def test_engine_reproduces_sample(space):
+    # The SBC runs go through sbc_engine; it must be symbnn.sample with the data as an argument.
+    model = bnn(ARCHS["1x2"])
+    x = X_TRAIN
+    y = np.sin(2.0 * x[:, 0])
+    key = jax.random.key(5)
+    post = symbnn.sample(model, x, y, rng_key=key, num_chains=1, num_warmup=30, num_draws=10,
+                         space=space, progress=False)
+    dtype = jnp.result_type(float)
+    engine = jax.jit(lambda k, x, y: one_run(model, space, KernelConfig(), k, x, y,
+                                             num_warmup=30, num_draws=10))
+    draws, diverging = engine(key, jnp.asarray(x, dtype), jnp.asarray(y, dtype))
+    for k, v in post.draws.items():
+        np.testing.assert_array_equal(np.asarray(draws[k]), v[0], err_msg=k)
+    np.testing.assert_array_equal(np.asarray(diverging), post.sample_stats["diverging"][0])
+
+
+def main() -> None:
+    """Print the p-values of every network and space (the numbers in docs/validation.md)."""
+    for arch in ARCHS:
+        for space in SPACES:
+            r = sbc(arch, space)
+            ps = " ".join(f"{k}={p:.3g}" for k, p in r["p_values"].items())
+            div = r["divergences"]
+            print(f"{arch} {space:11s} {r['seconds']:6.1f}s  divergences: {div.sum()} in "
+                  f"{(div > 0).sum()}/{div.size} replications  "
+                  f"min p={min(r['p_values'].values()):.3g}")
+            print(f"    {ps}")
+
+
+if __name__ == "__main__":
+    main()
