@@ -2,10 +2,10 @@
 
 - A run SIGKILLed three times at random points and resumed each time ends with exactly the draws
   of an uninterrupted run. The kill points come from a seeded generator: the first kill a random
-  delay (0-2 s) after the run started (during warm-up, which takes longer), the others after a
-  random number of completed blocks plus a random delay of up to two blocks' time, so they land in
-  the middle of sampling a block or of writing one. (tests/samplers/test_resume.py kills once, at
-  a fixed block boundary.)
+  delay after the run started (during warm-up), the others after a random number of blocks
+  completed by the resumed run plus a random fraction of a few blocks' time, so they land in the
+  middle of sampling a block or of writing one. (tests/samplers/test_resume.py kills once, at a
+  fixed block boundary.)
 - An output folder that cannot be written, or a disk without room for the run, raises before any
   sampling: no warm-up runs, no block file appears, and the error comes within seconds.
 - Divergent transitions are counted in the sample statistics and surfaced by
@@ -74,23 +74,33 @@ def _progress(folder):
 
 
 def kill_plan(seed=KILL_SEED):
-    """(draws to wait for, delay in s) per kill; -1 draws: wait for the run's meta.json only."""
+    """Per kill: (blocks the child must complete, delay as a fraction of a time unit).
+
+    ``None`` blocks: the first child is killed a fraction (0-0.5) of the reference run's warm-up
+    time after it wrote meta.json, during its own warm-up. The others wait for 1-8 blocks of
+    their own, then 0-3 block durations more, so each resumed run is killed after it has done
+    some work and none can finish (at most 2 * 12 of 40 blocks).
+    """
     rng = np.random.default_rng(seed)
-    blocks = SETTINGS["num_draws"] // SETTINGS["block_size"]
-    # leave at least 8 blocks after the last kill point, so the delay cannot outlast the run
-    targets = np.sort(rng.choice(blocks - 8, size=NUM_KILLS - 1, replace=False))
-    plan = [(-1, float(rng.uniform(0.0, 2.0)))]
-    plan += [(int(t) * SETTINGS["block_size"], float(rng.uniform(0.0, 0.3))) for t in targets]
+    plan = [(None, float(rng.uniform(0.0, 0.5)))]
+    plan += [(int(rng.integers(1, 9)), float(rng.uniform(0.0, 3.0)))
+             for _ in range(NUM_KILLS - 1)]
     return plan
 
 
-def _started(folder):
-    return (folder / "meta.json").exists()
+def _block_seconds(folder):
+    """Median time between block files of a checkpoint (the first block holds compilation)."""
+    times = sorted(p.stat().st_mtime for p in folder.glob("block_*.npz"))
+    return float(np.median(np.diff(times[1:])))
 
 
-def _kill_when(child, folder, target, delay):
+def _kill_when(child, folder, blocks, delay):
+    """Kill ``child`` once it completed ``blocks`` blocks (None: once it started), after
+    ``delay`` seconds."""
+    start = _progress(folder)
+    target = start if blocks is None else max(start, 0) + blocks * SETTINGS["block_size"]
     deadline = time.monotonic() + 300
-    while not _started(folder) or _progress(folder) < target:
+    while not (folder / "meta.json").exists() or _progress(folder) < target:
         if child.poll() is not None:
             pytest.fail(f"child ended before the kill: {child.stdout.read().decode()}")
         if time.monotonic() > deadline:
@@ -99,7 +109,7 @@ def _kill_when(child, folder, target, delay):
     time.sleep(delay)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=60)
-    return child.returncode
+    return child.returncode, target
 
 
 @pytest.fixture(scope="module")
@@ -113,19 +123,23 @@ def killed_three_times(tmp_path_factory):
     (root / "spec.json").write_text(json.dumps(spec))
     (root / "child.py").write_text(CHILD)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    reference = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(KEY), **SETTINGS)
+    reference = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(KEY),
+                              checkpoint=root / "reference", **SETTINGS)
+    units = {True: reference.attrs["warmup_s"], False: _block_seconds(root / "reference")}
     kills = []
-    for target, delay in kill_plan():
+    for blocks, fraction in kill_plan():
+        delay = fraction * units[blocks is None]
         child = subprocess.Popen([sys.executable, str(root / "child.py"),
                                   str(root / "spec.json")],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         try:
-            code = _kill_when(child, folder, target, delay)
+            code, target = _kill_when(child, folder, blocks, delay)
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        kills.append({"target": target, "returncode": code, "progress": _progress(folder)})
+        kills.append({"target": target, "returncode": code, "progress": _progress(folder),
+                      "delay": delay})
     resumed = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(KEY), checkpoint=folder,
                             resume=True, **SETTINGS)
     return {"kills": kills, "resumed": resumed, "reference": reference, "folder": folder}
@@ -137,9 +151,10 @@ def test_kills_landed_mid_run(killed_three_times):
     assert len(kills) == NUM_KILLS
     assert all(k["returncode"] == -signal.SIGKILL for k in kills)
     progress = [k["progress"] for k in kills]
-    # every kill left the run unfinished, and the runs got further each time
-    assert all(p < SETTINGS["num_draws"] for p in progress), kills
-    assert progress == sorted(progress), kills
+    # the first kill came in warm-up; every later run got further, and none finished
+    assert progress[0] == -1, kills
+    assert all(a < b for a, b in zip(progress[:-1], progress[1:], strict=True)), kills
+    assert progress[-1] < SETTINGS["num_draws"], kills
     assert all(p >= k["target"] for p, k in zip(progress, kills, strict=True)), kills
 
 
@@ -158,10 +173,12 @@ def test_three_times_killed_run_equals_the_uninterrupted_run(killed_three_times)
 
 def test_kill_plan_is_seeded_and_spread():
     plan = kill_plan()
-    assert plan == kill_plan()
-    targets = [t for t, _ in plan]
-    assert len(set(targets)) == NUM_KILLS and targets == sorted(targets) and targets[0] == -1
-    assert plan != kill_plan(KILL_SEED + 1)
+    assert plan == kill_plan() and plan != kill_plan(KILL_SEED + 1)
+    assert len(plan) == NUM_KILLS and plan[0][0] is None
+    # the later kills cannot use up the run: at most 8 + 3 blocks each, 40 blocks in all
+    blocks = SETTINGS["num_draws"] // SETTINGS["block_size"]
+    assert all(1 <= b <= 8 and 0 <= f <= 3 for b, f in plan[1:])
+    assert 12 * (NUM_KILLS - 1) < blocks
 
 
 # --------------------------------------------------------------- unwritable or full folder
