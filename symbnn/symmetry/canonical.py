@@ -103,6 +103,18 @@ def _tiebreak(spec: GroupSpec, params: Params, layer: int, norm: Array) -> Array
     return jnp.sum(out**2, axis=1)
 
 
+def _sort_units(spec: GroupSpec, params: Params, layer: int, key: Array, norm: Array) -> Array:
+    """Order of the units by ``key``, exact ties broken by :func:`_tiebreak`.
+
+    Ties happen with zero biases, or with one input and no bias, where every normalised incoming
+    weight is +-1.
+    """
+    # Lexicographic order by two stable sorts (secondary key first); one sort with two keys
+    # (jnp.lexsort) is slower on CPU.
+    first = jnp.argsort(_tiebreak(spec, params, layer, norm), stable=True)
+    return first[jnp.argsort(key[first], stable=True)].astype(jnp.int32)
+
+
 def canonicalize(spec: GroupSpec, params: Params) -> tuple[Params, GroupElement]:
     """Hard canonical form of ``params`` under the group described by ``spec``.
 
@@ -133,11 +145,8 @@ def canonicalize(spec: GroupSpec, params: Params) -> tuple[Params, GroupElement]
             norm = jnp.where(in_norm > 0, in_norm, 1.0)  # a dead unit keeps its scale
         scale = 1.0 / norm
         new_key = key * sign / norm
-        # Units whose keys tie exactly (e.g. zero biases, or one input and no bias, where every
-        # normalised incoming weight is +-1) are ordered by their outgoing weights.
-        tiebreak = _tiebreak(spec, p, layer, norm)
         perm = (
-            jnp.lexsort((tiebreak, new_key)).astype(jnp.int32)
+            _sort_units(spec, p, layer, new_key, norm)
             if spec.permute
             else jnp.arange(key.shape[0], dtype=jnp.int32)
         )
