@@ -2,12 +2,13 @@
 
 Layer by layer from the input: (1) sign flips make each unit's key non-negative (the key is the
 bias, or without biases the sum of the unit's incoming weights, which the earlier layers'
-canonicalisation has fixed; a zero bias defers to the sum of the incoming weights); (2) positive
-scaling gives each unit unit incoming norm (bias included), or, with
-``scale_canonical="balanced"``, all units are first rescaled to the point of least total squared
-norm on the scaling orbit (incoming norm equal to outgoing norm for every unit); (3) units are
-sorted by their key, exact ties broken by their (normalised) squared outgoing weights. Logit shifts
-centre the output layer (zero mean over classes).
+canonicalisation has fixed); (2) positive scaling gives each unit unit incoming norm (bias
+included), or, with ``scale_canonical="balanced"``, all units are first rescaled to the point of
+least total squared norm on the scaling orbit (incoming norm equal to outgoing norm for every
+unit); (3) units are sorted by their key (where keys tie for every parameter value, a single input
+without bias under unit-norm scaling, by their normalised squared outgoing weights next). Logit
+shifts centre the output layer (zero mean over classes). The form is exact for generic parameters;
+ties of probability zero, such as exactly equal biases, are left in input order.
 """
 
 from __future__ import annotations
@@ -104,13 +105,19 @@ def _tiebreak(spec: GroupSpec, params: Params, layer: int, norm: Array) -> Array
 
 
 def _sort_units(spec: GroupSpec, params: Params, layer: int, key: Array, norm: Array) -> Array:
-    """Order of the units by ``key``, exact ties broken by :func:`_tiebreak`.
+    """Order of the units by ``key``.
 
-    Ties happen with zero biases, or with one input and no bias, where every normalised incoming
-    weight is +-1.
+    Keys tie exactly, for every parameter value, in one configuration: unit-norm scaling of a layer
+    with a single input and no bias, where every normalised key is +-1. There the ties are broken
+    by :func:`_tiebreak`. Elsewhere ties have probability zero (e.g. exactly equal biases) and are
+    left in input order, which keeps this step a single sort.
     """
-    # Lexicographic order by two stable sorts (secondary key first); one sort with two keys
-    # (jnp.lexsort) is slower on CPU.
+    mlp = spec.mlp
+    generic_ties = (spec.scale and spec.scale_canonical == "unit_norm" and not mlp.use_bias
+                    and mlp.sizes[layer] == 1)
+    if not generic_ties:
+        return jnp.argsort(key, stable=True).astype(jnp.int32)
+    # Lexicographic order by two stable sorts, secondary key first.
     first = jnp.argsort(_tiebreak(spec, params, layer, norm), stable=True)
     return first[jnp.argsort(key[first], stable=True)].astype(jnp.int32)
 
@@ -133,12 +140,9 @@ def canonicalize(spec: GroupSpec, params: Params) -> tuple[Params, GroupElement]
     layer_g = identity(mlp, dtype)
     for layer in range(mlp.num_hidden):
         key = unit_keys(spec, p, layer)
-        w_in = p[mlp.weight_name(layer)]
         sign = jnp.ones_like(key)
         if spec.flip:
-            # A zero key (e.g. a zero bias) leaves the sign to the sum of the incoming weights.
-            sign_key = jnp.where(key != 0, key, w_in.sum(axis=0))
-            sign = jnp.where(sign_key >= 0, 1.0, -1.0).astype(dtype)
+            sign = jnp.where(key >= 0, 1.0, -1.0).astype(dtype)
         norm = jnp.ones_like(key)
         if spec.scale and spec.scale_canonical == "unit_norm":
             in_norm = jnp.sqrt(_in_sq_norm(spec, p, layer))
