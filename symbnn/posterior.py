@@ -290,7 +290,11 @@ def load(path: str | Path) -> Posterior:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no symbnn run at {path}")
-    with xr.open_datatree(path, engine="h5netcdf") as dt:
+    try:
+        opened = xr.open_datatree(path, engine="h5netcdf")
+    except (OSError, ValueError) as e:  # not HDF5/netCDF at all, or truncated
+        raise ValueError(f"{path} is not a readable symbnn run (netCDF): {e}") from e
+    with opened as dt:
         try:
             return Posterior.from_datatree(dt.load())
         except ValueError as e:

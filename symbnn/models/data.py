@@ -90,6 +90,22 @@ def _check_finite(name: str, a: np.ndarray) -> None:
             raise ValueError(f"{name} contains NaN or inf in rows {_rows(bad)}")
 
 
+def _as_float(name: str, a: np.ndarray) -> np.ndarray:
+    """Cast to JAX's default float, refusing values that overflow it (e.g. 1e39 in float32)."""
+    dtype = np.dtype(jnp.result_type(float))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(dtype)
+    bad = ~np.isfinite(out)
+    if bad.ndim > 1:
+        bad = bad.reshape(bad.shape[0], -1).any(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"{name} has values too large for {dtype} (the dtype the model computes in) in rows "
+            f"{_rows(bad)}; rescale the data or enable float64 (JAX_ENABLE_X64=1)"
+        )
+    return out
+
+
 def _labels(mlp: MLP, y: np.ndarray) -> np.ndarray:
     num_classes = max(mlp.out_features, 2)
     if np.issubdtype(y.dtype, np.floating):
@@ -140,7 +156,7 @@ def validate_data(model_or_mlp: object, x: Array, y: Array | None = None):
     _check_dtype("x", x_np)
     check_shapes(mlp, x_np, None)
     _check_finite("x", x_np)
-    x_out = jnp.asarray(x_np, dtype=jnp.result_type(float))
+    x_out = jnp.asarray(_as_float("x", x_np))
     if y is None:
         return x_out, None
     y_np = np.asarray(y)
@@ -149,4 +165,4 @@ def validate_data(model_or_mlp: object, x: Array, y: Array | None = None):
     _check_finite("y", y_np)
     if mlp.output == "classification":
         return x_out, jnp.asarray(_labels(mlp, y_np))
-    return x_out, jnp.asarray(y_np, dtype=jnp.result_type(float))
+    return x_out, jnp.asarray(_as_float("y", y_np))
