@@ -1,4 +1,4 @@
-"""From a numpyro model to a blackjax log density on the unconstrained space, once."""
+"""From a numpyro model to a blackjax log density on the unconstrained space."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
 from symbnn.types import Array, PRNGKey
 
-__all__ = ["Bridge", "make_bridge", "prior_sites"]
+__all__ = ["Bridge", "Density", "make_bridge", "make_density", "prior_sites"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Bridge:
-    """A numpyro model seen by blackjax.
+    """A numpyro model seen by blackjax, on one data set.
 
     Attributes
     ----------
@@ -40,6 +40,50 @@ class Bridge:
     site_names: tuple[str, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class Density:
+    """The log density of a numpyro model as a function of position *and data*.
+
+    Frozen and hashable (the model is), so compiled programs can be cached by it: the data are
+    arguments of those programs, not constants baked into them, and a new data set of the same
+    shapes reuses them. The functions are numpyro's ``potential_energy``, ``constrain_fn`` and
+    ``unconstrain_fn`` with ``model_args=(x,)`` and ``model_kwargs={"y": y}``, built where they are
+    called (inside a traced function ``x`` and ``y`` are tracers).
+
+    Attributes
+    ----------
+    model : callable
+        A numpyro model ``model(x, y=None)`` without discrete latent sites.
+    site_names : tuple of str
+        The latent sites, in a fixed order.
+    """
+
+    model: Any
+    site_names: tuple[str, ...]
+
+    def logdensity(self, position: dict, x: Array, y: Array | None) -> Array:
+        """Log joint density at an unconstrained position."""
+        return -potential_energy(self.model, (x,), {"y": y}, position)
+
+    def constrain(self, position: dict, x: Array, y: Array | None) -> dict:
+        """Unconstrained position -> constrained values of the latent sites (one draw)."""
+        out = constrain_fn(self.model, (x,), {"y": y}, position)
+        return {k: out[k] for k in self.site_names}
+
+    def unconstrain(self, sites: dict, x: Array, y: Array | None) -> dict:
+        """Constrained values of the latent sites -> unconstrained position (one draw)."""
+        return unconstrain_fn(self.model, (x,), {"y": y}, {k: sites[k] for k in self.site_names})
+
+    def bind(self, x: Array, y: Array | None) -> Bridge:
+        """The position-only functions on the data set ``(x, y)`` (arrays or tracers)."""
+        return Bridge(
+            logdensity_fn=lambda position: self.logdensity(position, x, y),
+            constrain_fn=lambda position: self.constrain(position, x, y),
+            unconstrain_fn=lambda sites: self.unconstrain(sites, x, y),
+            site_names=self.site_names,
+        )
+
+
 def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tuple[str, ...]:
     """Names of the latent sample sites, read from one abstract (shape-only) trace."""
     names: list[str] = []
@@ -54,13 +98,29 @@ def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tu
     return tuple(names)
 
 
-def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:
-    """Turn ``model(x, y)`` into a log density on the unconstrained space.
+def make_density(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Density:
+    """The data-free log density of ``model``; ``x`` and ``y`` only give shapes and dtypes.
 
-    The functions are numpyro's ``potential_energy``, ``constrain_fn`` and ``unconstrain_fn``
-    (the ones ``numpyro.infer.util.initialize_model`` builds); nothing runs eagerly except one
-    abstract trace for the site names (``initialize_model`` would also search for a valid
-    starting point op by op, which costs seconds of dispatch and is not needed here).
+    Nothing runs eagerly except one abstract trace for the site names (``initialize_model`` would
+    also search for a valid starting point op by op, which costs seconds of dispatch and is not
+    needed here).
+
+    Parameters
+    ----------
+    rng_key : jax.Array
+        Key for the abstract trace of the model (no value is drawn from it).
+    model : callable
+        A numpyro model ``model(x, y=None)`` without discrete latent sites.
+    x, y : arrays
+        Observed data (already validated), or anything with their shapes and dtypes.
+    """
+    return Density(model, _latent_names(rng_key, model, x, y))
+
+
+def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:
+    """Turn ``model(x, y)`` into a log density on the unconstrained space of one data set.
+
+    ``make_density(rng_key, model, x, y).bind(x, y)``: the data are closed over.
 
     Parameters
     ----------
@@ -71,20 +131,7 @@ def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Brid
     x, y : arrays
         Observed data (already validated).
     """
-    args, kwargs = (x,), {"y": y}
-    names = _latent_names(rng_key, model, x, y)
-
-    def logdensity_fn(position: dict) -> Array:
-        return -potential_energy(model, args, kwargs, position)
-
-    def constrain(position: dict) -> dict:
-        out = constrain_fn(model, args, kwargs, position)
-        return {k: out[k] for k in names}
-
-    def unconstrain(sites: dict) -> dict:
-        return unconstrain_fn(model, args, kwargs, {k: sites[k] for k in names})
-
-    return Bridge(logdensity_fn, constrain, unconstrain, names)
+    return make_density(rng_key, model, x, y).bind(x, y)
 
 
 def prior_sites(rng_key: PRNGKey, model: Any, x: Array, num_samples: int) -> dict[str, Array]:

@@ -27,8 +27,10 @@ __all__ = [
     "block_path",
     "check_writable",
     "fingerprint",
+    "flat_keys",
     "load_tree",
     "open_checkpoint",
+    "require_keys",
     "save_tree",
 ]
 
@@ -101,6 +103,25 @@ def load_tree(path: Path) -> dict:
             return _unflatten({k: data[k] for k in data.files})
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
         raise CheckpointError(f"checkpoint file {path} is corrupted or unreadable: {e}") from e
+
+
+def flat_keys(tree) -> list[str]:
+    """The entries of a nested dict as ``"a/b"`` paths (the names :func:`save_tree` writes)."""
+    return sorted(_flatten(tree))
+
+
+def require_keys(path: Path, tree: dict, keys) -> None:
+    """Raise CheckpointError naming ``path`` and the first of ``keys`` that ``tree`` lacks.
+
+    ``tree`` is what :func:`load_tree` read from ``path``; ``keys`` are ``"a/b"`` paths.
+    """
+    present = set(_flatten(tree))
+    for key in keys:
+        if key not in present:
+            raise CheckpointError(
+                f"checkpoint file {path} lacks the entry {key!r}: a foreign or damaged file "
+                f"(it holds {sorted(present)[:5]})"
+            )
 
 
 def block_path(folder: Path, start: int) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from jax.flatten_util import ravel_pytree
 from tqdm.auto import tqdm
 
 from symbnn.samplers import checkpoint as ckpt
-from symbnn.samplers.bridge import make_bridge
+from symbnn.samplers.bridge import Density, make_density
 from symbnn.samplers.init import INITS, initial_positions
 from symbnn.samplers.kernels import KernelConfig, build_kernel, build_warmup, draw_stats
 from symbnn.samplers.layouts import batched, resolve_layout
@@ -52,8 +53,37 @@ def _model_for_space(model, space: str):
     return model
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def _chain_keys(rng_key, num_chains: int):
     return jax.vmap(lambda c: jax.random.fold_in(rng_key, c))(jnp.arange(num_chains))
+
+
+def _cached(builder):
+    """``functools.lru_cache`` for program builders, bypassed for unhashable arguments.
+
+    The builders return jitted programs whose arguments are the data and the chain states; their
+    static configuration (model, kernel settings, space, layout, lengths) is the cache key, so a
+    second run with the same configuration and data shapes compiles nothing.
+    """
+    cached = functools.lru_cache(maxsize=64)(builder)
+
+    @functools.wraps(builder)
+    def get(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return builder(*args)
+        return cached(*args)
+
+    get.cache_clear = cached.cache_clear
+    get.cache_info = cached.cache_info
+    return get
+
+
+@_cached
+def _make_move(model, space: str, orbit_moves: bool):
+    group = model.group if (space == "quotient" or orbit_moves) else None
+    return make_move(space=space, group=group, orbit_moves=orbit_moves, model=model)
 
 
 def sample(
@@ -148,9 +178,8 @@ def sample(
         raise ValueError("resume=True needs a checkpoint folder")
 
     k_bridge, k_init, k_warm, k_draw = jax.random.split(rng_key, 4)
-    bridge = make_bridge(k_bridge, model, x, y)
-    group = model.group if (space == "quotient" or orbit_moves) else None
-    move = make_move(space=space, group=group, orbit_moves=orbit_moves, model=model)
+    density = make_density(k_bridge, model, x, y)
+    _make_move(model, space, orbit_moves)  # invalid combinations fail here, before any file
     mlp = model.mlp
 
     folder = Path(checkpoint) if checkpoint is not None else None
@@ -174,14 +203,13 @@ def sample(
     warm_file = folder / "warmup.npz" if folder is not None else None
     if warm_file is not None and warm_file.exists():
         warm = ckpt.load_tree(warm_file)
+        ckpt.require_keys(warm_file, warm, _warm_keys(density))
     else:
-        canonical = space == "quotient"
-        pos0 = initial_positions(
-            k_init, model=model, bridge=bridge, x=x, y=y, num_chains=num_chains, init=init,
-            canonical=canonical, num_steps=init_steps, learning_rate=init_learning_rate,
-        )
-        warm = _warmup(config, bridge, mlp, move, space, pos0, k_warm, num_warmup, step_size,
-                       layout, num_chains, chain_batch_size)
+        init_program = _init_program(density, num_chains, init, space == "quotient",
+                                     init_steps, init_learning_rate)
+        pos0 = init_program(k_init, x, y)
+        warm = _warmup(config, density, space, orbit_moves, pos0, k_warm, num_warmup,
+                       step_size, layout, num_chains, chain_batch_size, x, y)
         if warm_file is not None:
             ckpt.save_tree(warm_file, warm)
     timings["warmup_s"] = time.perf_counter() - t0
@@ -191,16 +219,14 @@ def sample(
     t1 = time.perf_counter()
     blocks, state, start = _restore(folder, warm, num_draws)
     bar.update(start)
-    run_block = {}
     chain_keys = _chain_keys(k_draw, num_chains)
     while start < num_draws:
         length = min(block_size, num_draws - start)
-        if length not in run_block:
-            run_block[length] = _block_runner(config, bridge, move, length, layout, num_chains,
-                                              chain_batch_size)
-        state, draws, stats = run_block[length](
+        run_block = _block_runner(config, density, space, orbit_moves, length, layout,
+                                  num_chains, chain_batch_size)
+        state, draws, stats = run_block(
             chain_keys, state, warm["step_size"], warm["inverse_mass_matrix"],
-            np.full(num_chains, start))
+            np.full(num_chains, start), shared=(x, y))
         block = {"position": draws, "stats": stats}
         if folder is not None:
             ckpt.save_tree(ckpt.block_path(folder, start), block)
@@ -215,7 +241,10 @@ def sample(
     positions = jax.tree.map(lambda *a: np.concatenate(a, axis=1),
                              *[b["position"] for b in blocks])
     stats = jax.tree.map(lambda *a: np.concatenate(a, axis=1), *[b["stats"] for b in blocks])
-    draws = _constrain(bridge, positions)
+    draws = _constrain(density, positions, x, y)
+    divergences = {}
+    if "divergences" in warm:  # absent in checkpoints of earlier versions
+        divergences = {"warmup_divergences": [int(d) for d in np.asarray(warm["divergences"])]}
     return Posterior(
         model=model, draws=draws, sample_stats=stats, space=space,
         x=np.asarray(x), y=np.asarray(y),
@@ -223,43 +252,77 @@ def sample(
             "kernel": config.name, "chain_layout": layout, "init": init,
             "num_warmup": num_warmup, "orbit_moves": orbit_moves,
             "target_accept": target_accept, "max_tree_depth": max_tree_depth,
-            "num_integration_steps": num_integration_steps, **timings,
+            "num_integration_steps": num_integration_steps, **divergences, **timings,
         },
     )
 
 
-def _warmup(config, bridge, mlp, move, space, pos0, rng_key, num_warmup, step_size, layout,
-            num_chains, chain_batch_size):
-    logdensity_fn = bridge.logdensity_fn
+@_cached
+def _init_program(density: Density, num_chains, init, canonical, num_steps, learning_rate):
+    """Jitted ``(rng_key, x, y) -> starting positions`` (leading chain axis)."""
 
-    def one_chain(key, position):
+    def run(rng_key, x, y):
+        return initial_positions(
+            rng_key, model=density.model, bridge=density.bind(x, y), x=x, y=y,
+            num_chains=num_chains, init=init, canonical=canonical, num_steps=num_steps,
+            learning_rate=learning_rate,
+        )
+
+    return jax.jit(run)
+
+
+@_cached
+def _warmup_program(config, density: Density, space, orbit_moves, num_warmup, step_size, layout,
+                    num_chains, chain_batch_size):
+    """Warm-up of every chain: ``call(chain_keys, positions, shared=(x, y))``."""
+    mlp = density.model.mlp
+    move = _make_move(density.model, space, orbit_moves)
+
+    def one_chain(key, position, x, y):
+        logdensity_fn = density.bind(x, y).logdensity_fn
         if num_warmup > 0:
-            warmup = build_warmup(config, logdensity_fn)
-            (state, params), _ = warmup.run(key, position, num_warmup)
+            warmup = build_warmup(config, logdensity_fn, info_keys=("is_divergent",))
+            (state, params), info = warmup.run(key, position, num_warmup)
             eps, imm = params["step_size"], params["inverse_mass_matrix"]
+            divergences = jnp.sum(info.info.is_divergent)
         else:
             state = config.algorithm.init(position, logdensity_fn)
             eps = jnp.asarray(step_size, jax.tree.leaves(position)[0].dtype)
             imm = jnp.ones(ravel_pytree(position)[0].shape, eps.dtype)
+            divergences = jnp.zeros((), int)
         if space == "quotient":
             imm = tie_inverse_mass_matrix(mlp, position, imm)
             state = move(key, state)
-        return {"state": state, "step_size": eps, "inverse_mass_matrix": imm}
+        state = {"position": state.position, "logdensity": state.logdensity,
+                 "logdensity_grad": state.logdensity_grad}
+        return {"state": state, "step_size": eps, "inverse_mass_matrix": imm,
+                "divergences": divergences}
 
-    run = batched(one_chain, layout, num_chains, chain_batch_size)
-    out = run(_chain_keys(rng_key, num_chains), pos0)
-    out["state"] = {"position": out["state"].position, "logdensity": out["state"].logdensity,
-                    "logdensity_grad": out["state"].logdensity_grad}
-    return out
+    return batched(one_chain, layout, num_chains, chain_batch_size)
 
 
-def _block_runner(config, bridge, move, length, layout, num_chains, chain_batch_size):
-    logdensity_fn = bridge.logdensity_fn
+def _warmup(config, density, space, orbit_moves, pos0, rng_key, num_warmup, step_size, layout,
+            num_chains, chain_batch_size, x, y):
+    """Adapted state, step size, inverse mass matrix and divergence count of every chain."""
+    step_size = step_size if num_warmup == 0 else None  # used only without adaptation
+    run = _warmup_program(config, density, space, orbit_moves, num_warmup, step_size, layout,
+                          num_chains, chain_batch_size)
+    return run(_chain_keys(rng_key, num_chains), pos0, shared=(x, y))
 
-    def one_chain(chain_key, state, eps, imm, start):
+
+@_cached
+def _block_runner(config, density: Density, space, orbit_moves, length, layout, num_chains,
+                  chain_batch_size):
+    """``length`` draws of every chain.
+
+    ``call(chain_keys, state, eps, imm, start, shared=(x, y))`` -> (state, positions, stats).
+    """
+    move = _make_move(density.model, space, orbit_moves)
+
+    def one_chain(chain_key, state, eps, imm, start, x, y):
         from blackjax.mcmc.hmc import HMCState
 
-        algo = build_kernel(config, logdensity_fn, eps, imm)
+        algo = build_kernel(config, density.bind(x, y).logdensity_fn, eps, imm)
         st = HMCState(state["position"], state["logdensity"], state["logdensity_grad"])
 
         def step(st, i):
@@ -276,11 +339,22 @@ def _block_runner(config, bridge, move, length, layout, num_chains, chain_batch_
     return batched(one_chain, layout, num_chains, chain_batch_size)
 
 
+def _warm_keys(density: Density) -> list[str]:
+    """The entries a warm-up file must hold."""
+    keys = ["step_size", "inverse_mass_matrix", "state/logdensity"]
+    for name in density.site_names:
+        keys += [f"state/position/{name}", f"state/logdensity_grad/{name}"]
+    return keys
+
+
 def _restore(folder, warm, num_draws):
     """Blocks already on disk, the state to continue from, and the next draw index."""
     if folder is None or not (folder / "state.npz").exists():
         return [], warm["state"], 0
-    saved = ckpt.load_tree(folder / "state.npz")
+    state_file = folder / "state.npz"
+    saved = ckpt.load_tree(state_file)
+    ckpt.require_keys(state_file, saved, ["next", *(
+        f"state/{k}" for k in ckpt.flat_keys(warm["state"]))])
     start = int(saved["next"])
     blocks, i = [], 0
     while i < start:
@@ -288,6 +362,7 @@ def _restore(folder, warm, num_draws):
         if not path.exists():
             raise ckpt.CheckpointError(f"checkpoint {folder} lacks block {path.name}")
         block = ckpt.load_tree(path)
+        ckpt.require_keys(path, block, ["stats/lp"])
         blocks.append(block)
         i += next(iter(block["stats"].values())).shape[1]
     if i != start or start > num_draws:
@@ -295,8 +370,13 @@ def _restore(folder, warm, num_draws):
     return blocks, saved["state"], start
 
 
-def _constrain(bridge, positions: dict) -> dict:
+@_cached
+def _constrain_program(density: Density):
+    return jax.jit(lambda positions, x, y: jax.vmap(density.bind(x, y).constrain_fn)(positions))
+
+
+def _constrain(density: Density, positions: dict, x, y) -> dict:
     lead = next(iter(positions.values())).shape[:2]
     flat = jax.tree.map(lambda a: a.reshape((-1, *a.shape[2:])), positions)
-    sites = jax.jit(jax.vmap(bridge.constrain_fn))(flat)
+    sites = _constrain_program(density)(flat, x, y)
     return {k: np.asarray(v).reshape((*lead, *v.shape[1:])) for k, v in sites.items()}

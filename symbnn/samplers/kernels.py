@@ -70,13 +70,17 @@ class KernelConfig:
         return {"num_integration_steps": int(self.num_integration_steps)}
 
 
-def build_warmup(config: KernelConfig, logdensity_fn: Callable):
-    """Blackjax window adaptation (diagonal mass matrix) that keeps no per-step information."""
+def build_warmup(config: KernelConfig, logdensity_fn: Callable, *, info_keys: tuple = ()):
+    """Blackjax window adaptation (diagonal mass matrix).
+
+    Per step it keeps only the kernel's info fields named in ``info_keys`` (e.g.
+    ``("is_divergent",)``), stacked over the warm-up steps; by default nothing.
+    """
     return blackjax.window_adaptation(
         config.algorithm,
         logdensity_fn,
         target_acceptance_rate=config.target_accept,
-        adaptation_info_fn=get_filter_adapt_info_fn(),
+        adaptation_info_fn=get_filter_adapt_info_fn(info_keys=set(info_keys)),
         **config.extra,
     )
 
