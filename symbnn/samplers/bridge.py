@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +115,19 @@ def make_density(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Den
     x, y : arrays
         Observed data (already validated), or anything with their shapes and dtypes.
     """
-    return Density(model, _latent_names(rng_key, model, x, y))
+    shapes = tuple((jnp.shape(a), jnp.result_type(a)) for a in (x, y) if a is not None)
+    try:
+        return Density(model, _cached_names(model, shapes, y is None))
+    except TypeError:  # an unhashable model: trace it every time
+        return Density(model, _latent_names(rng_key, model, x, y))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_names(model: Any, shapes: tuple, y_is_none: bool) -> tuple[str, ...]:
+    """``_latent_names`` for data of the given shapes and dtypes (they do not depend on a key)."""
+    x = jax.ShapeDtypeStruct(*shapes[0])
+    y = None if y_is_none else jax.ShapeDtypeStruct(*shapes[1])
+    return _latent_names(jax.random.key(0), model, x, y)
 
 
 def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:

@@ -15,9 +15,9 @@ probability 0.999^18 = 98% under a calibrated sampler. Seeds are fixed, so the o
 reproducible. "full" and "quotient" must pass; "constrained" (ordering constraints, known to mix
 badly near ties) is run and reported (docs/validation.md), not asserted.
 
-The replications run through :mod:`sbc_engine` (one compilation per network and space; the draws
-equal ``symbnn.sample``'s, see ``test_engine_reproduces_sample``). Run this file as a script to
-print the table of p-values: ``python tests/validation/test_sbc.py``.
+Every replication is a call of ``symbnn.sample`` (its programs are compiled once per network and
+space and reused for every data set). Run this file as a script to print the table of p-values:
+``python tests/validation/test_sbc.py``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import pytest
 import scipy.stats
-from sbc_engine import SBCSetup, one_run, run_replications
 
 import symbnn
 from symbnn import MLP
 from symbnn.models import bnn
-from symbnn.samplers.kernels import KernelConfig
 
 ARCHS = {"1x2": MLP(1, (2,), 1, "tanh"), "1x3": MLP(1, (3,), 1, "tanh")}
 SPACES = ("full", "quotient", "constrained")
@@ -45,6 +44,36 @@ NUM_REPLICATIONS = 1000
 NUM_WARMUP, NUM_DRAWS, THIN = 200, 100, 10
 P_MIN = 1e-3  # per quantity, see the module docstring
 SEED = 2018
+
+
+@functools.cache
+def _simulator(model):
+    """Jitted ``(rng_key, x) -> one draw of every site from the prior, y included``."""
+    predictive = numpyro.infer.Predictive(model, num_samples=1)
+    return jax.jit(lambda k, x: {name: v[0] for name, v in predictive(k, x).items()})
+
+
+def simulate_and_sample(model, space: str, x, rng_key):
+    """One SBC replication: truth from the prior, y from the truth, one chain of the sampler.
+
+    Returns ``(truth_sites, draw_sites, num_divergences)``, draws (num_draws, ...) per site.
+    """
+    k_prior, k_run = jax.random.split(rng_key)
+    truth = {k: np.asarray(v) for k, v in _simulator(model)(k_prior, x).items()}
+    y = truth.pop("y")
+    post = symbnn.sample(model, x, y, rng_key=k_run, num_chains=1, num_warmup=NUM_WARMUP,
+                         num_draws=NUM_DRAWS, space=space, progress=False)
+    draws = {k: v[0] for k, v in post.draws.items()}
+    return truth, draws, int(post.sample_stats["diverging"][0].sum())
+
+
+def run_replications(model, space: str, x, rng_key, num_replications: int):
+    """All replications, one after another; per site, arrays with a leading replication axis."""
+    runs = [simulate_and_sample(model, space, x, k)
+            for k in jax.random.split(rng_key, num_replications)]
+    truth, draws, divergences = zip(*runs, strict=True)
+    stack = lambda trees: {k: np.stack([t[k] for t in trees]) for k in trees[0]}  # noqa: E731
+    return stack(truth), stack(draws), np.asarray(divergences)
 
 
 def ranks_of(truth: np.ndarray, draws: np.ndarray) -> np.ndarray:
@@ -78,11 +107,10 @@ def quantities(model, sites: dict) -> dict[str, np.ndarray]:
 def sbc(arch: str, space: str) -> dict:
     """Run the SBC study of one network and space: p-values, ranks, divergences, timing."""
     model = bnn(ARCHS[arch])
-    setup = SBCSetup(model, space, jnp.asarray(X_TRAIN, jnp.result_type(float)), NUM_WARMUP,
-                     NUM_DRAWS)
+    x = jnp.asarray(X_TRAIN, jnp.result_type(float))
     t0 = time.perf_counter()
-    truth, draws, divergences = jax.block_until_ready(
-        run_replications(setup, jax.random.key(SEED), NUM_REPLICATIONS))
+    truth, draws, divergences = run_replications(model, space, x, jax.random.key(SEED),
+                                                 NUM_REPLICATIONS)
     seconds = time.perf_counter() - t0
     kept = {k: np.asarray(v)[:, THIN - 1::THIN] for k, v in draws.items()}
     num_kept = next(iter(kept.values())).shape[1]
@@ -132,25 +160,6 @@ def test_the_rank_test_has_power():
     calibrated = post_mean[:, None] + rng.normal(size=(NUM_REPLICATIONS, num_kept))
     truth_cal = post_mean + rng.normal(size=NUM_REPLICATIONS)
     assert uniformity_p_value(ranks_of(truth_cal, calibrated), num_kept + 1) > P_MIN
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("space", SPACES)
-def test_engine_reproduces_sample(space):
-    # The SBC runs go through sbc_engine; it must be symbnn.sample with the data as an argument.
-    model = bnn(ARCHS["1x2"])
-    x = X_TRAIN
-    y = np.sin(2.0 * x[:, 0])
-    key = jax.random.key(5)
-    post = symbnn.sample(model, x, y, rng_key=key, num_chains=1, num_warmup=30, num_draws=10,
-                         space=space, progress=False)
-    dtype = jnp.result_type(float)
-    engine = jax.jit(lambda k, x, y: one_run(model, space, KernelConfig(), k, x, y,
-                                             num_warmup=30, num_draws=10))
-    draws, diverging = engine(key, jnp.asarray(x, dtype), jnp.asarray(y, dtype))
-    for k, v in post.draws.items():
-        np.testing.assert_array_equal(np.asarray(draws[k]), v[0], err_msg=k)
-    np.testing.assert_array_equal(np.asarray(diverging), post.sample_stats["diverging"][0])
 
 
 def main() -> None:
