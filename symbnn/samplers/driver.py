@@ -355,14 +355,19 @@ def _restore(folder, warm, num_draws):
     saved = ckpt.load_tree(state_file)
     ckpt.require_keys(state_file, saved, ["next", *(
         f"state/{k}" for k in ckpt.flat_keys(warm["state"]))])
-    start = int(saved["next"])
+    nxt = np.asarray(saved["next"])
+    if nxt.ndim != 0 or nxt.dtype.kind not in "iu" or nxt < 0:
+        raise ckpt.CheckpointError(
+            f"checkpoint file {state_file} holds next={nxt!r}, not a draw index")
+    start = int(nxt)
     blocks, i = [], 0
     while i < start:
         path = ckpt.block_path(folder, i)
         if not path.exists():
             raise ckpt.CheckpointError(f"checkpoint {folder} lacks block {path.name}")
         block = ckpt.load_tree(path)
-        ckpt.require_keys(path, block, ["stats/lp"])
+        ckpt.require_keys(path, block, ["stats/lp", *(
+            f"position/{k}" for k in ckpt.flat_keys(warm["state"]["position"]))])
         blocks.append(block)
         i += next(iter(block["stats"].values())).shape[1]
     if i != start or start > num_draws:
