@@ -102,8 +102,33 @@ class CompileClock:
 
 
 # ------------------------------------------------------------------ machine and output
+def _busy(n: int) -> float:
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - t0
+
+
+def free_core_check(num: int = 10_000_000) -> dict:
+    """Time one busy Python loop, then two at once in two processes.
+
+    On an idle 2-core machine both take about the same time (``parallel_slowdown`` near 1);
+    near 2 means only one core is free, so multi-device layouts cannot run faster there.
+    """
+    import multiprocessing
+
+    one = _busy(num)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_busy, [1, 1])  # start the workers before timing
+        t0 = time.perf_counter()
+        pool.map(_busy, [num, num])
+        two = time.perf_counter() - t0
+    return {"one_loop_s": one, "two_loops_in_parallel_s": two, "parallel_slowdown": two / one}
+
+
 def machine_info() -> dict:
-    """Cores, load, library versions and the default JAX backend of this machine."""
+    """Cores, load, free cores, library versions and the default JAX backend of this machine."""
     import blackjax
     import jax
     import numpyro
@@ -117,6 +142,7 @@ def machine_info() -> dict:
         "blackjax": blackjax.__version__,
         "backend": jax.default_backend(),
         "loadavg_start": list(os.getloadavg()),
+        "free_core_check_start": free_core_check(),
     }
 
 
@@ -183,15 +209,3 @@ def min_bulk_ess(arrays: dict[str, np.ndarray]) -> tuple[float, dict[str, float]
     ess = arviz_stats.ess(ds, method="bulk")
     per_var = {k: float(np.nanmin(ess[k].values)) for k in ess.data_vars}
     return float(min(per_var.values())), per_var
-
-
-def posterior_from_numpyro(model, mcmc, x, y):
-    """A symbnn Posterior of a numpyro MCMC run of the same model (so .canonical() applies)."""
-    from symbnn.posterior import Posterior
-
-    samples = mcmc.get_samples(group_by_chain=True)
-    draws = {k: np.asarray(v) for k, v in samples.items()}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {k: np.asarray(v) for k, v in extra.items()}
-    return Posterior(model=model, draws=draws, sample_stats=stats, space="full",
-                     x=np.asarray(x), y=np.asarray(y), attrs={"sampler": "numpyro"})

@@ -65,13 +65,14 @@ def worker(config: dict) -> None:
 
     set_host_devices(config["devices"])
     import jax
-    from _common import CompileClock, posterior_from_numpyro
+    from _common import CompileClock
 
     clock = CompileClock()
     import symbnn
     from symbnn import MLP
     from symbnn.datasets import load
     from symbnn.models import bnn
+    from symbnn.posterior import Posterior
 
     data = load("sinusoidal", data_dir=config["data_dir"], standardize="all")
     mlp = MLP(in_features=1, widths=(3,), out_features=1, activation="tanh",
@@ -97,7 +98,7 @@ def worker(config: dict) -> None:
         mcmc.run(key, x, y=y, extra_fields=("num_steps", "diverging"))
         jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        post = posterior_from_numpyro(model, mcmc, x, y)
+        post = Posterior.from_numpyro(model, mcmc, x, y)
     result.update(wall_s=wall, cpu_s=cpu, **clock.snapshot())
     ll = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
     lppd, se = test_lppd(ll)
