@@ -37,6 +37,7 @@ from scipy.special import logsumexp
 
 import symbnn
 from symbnn import diagnostics
+from symbnn.cli import count
 from symbnn.models import FanInNormalPrior, NormalPrior, bnn
 
 PRIORS = {
@@ -48,12 +49,12 @@ PRIORS = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=4, help="chains per prior")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps per chain")
-    parser.add_argument("--draws", type=int, default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=int, default=4, help="hidden units (one tanh layer)")
-    parser.add_argument("--num-train", type=int, default=80, help="training rows")
-    parser.add_argument("--num-test", type=int, default=80, help="test rows")
+    parser.add_argument("--chains", type=count(1), default=4, help="chains per prior")
+    parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
+    parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
+    parser.add_argument("--width", type=count(1), default=4, help="hidden units (one tanh layer)")
+    parser.add_argument("--num-train", type=count(1), default=80, help="training rows")
+    parser.add_argument("--num-test", type=count(1), default=80, help="test rows")
     parser.add_argument("--priors", nargs=2, choices=list(PRIORS), default=["normal1", "normal0.3"],
                         metavar="PRIOR", help=f"the two priors, from {list(PRIORS)}")
     parser.add_argument("--seed", type=int, default=0)
@@ -63,11 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.priors[0] == args.priors[1]:
         parser.error("--priors must name two different priors")
-    for name in ("chains", "draws", "width", "num_train", "num_test"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
     return args
 
 

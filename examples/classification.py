@@ -38,31 +38,25 @@ from scipy.special import logsumexp
 
 import symbnn
 from symbnn import diagnostics
+from symbnn.cli import count
 from symbnn.models import Categorical, bnn
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=["moons", "spiral"], default="moons")
-    parser.add_argument("--chains", type=int, default=4, help="chains (at least 2)")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps per chain")
-    parser.add_argument("--draws", type=int, default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=int, default=6, help="hidden units (one tanh layer)")
-    parser.add_argument("--num-train", type=int, default=120, help="training rows")
-    parser.add_argument("--num-test", type=int, default=200, help="test rows")
+    parser.add_argument("--chains", type=count(2), default=4, help="chains (at least 2)")
+    parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
+    parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
+    parser.add_argument("--width", type=count(1), default=6, help="hidden units (one tanh layer)")
+    parser.add_argument("--num-train", type=count(1), default=120, help="training rows")
+    parser.add_argument("--num-test", type=count(1), default=200, help="test rows")
     parser.add_argument("--space", choices=["full", "quotient"], default="quotient")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/examples/classification",
                         help="folder for the plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    if args.chains < 2:
-        parser.error("--chains must be at least 2 (chains are compared)")
-    for name in ("draws", "width", "num_train", "num_test"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
     return args
 
 

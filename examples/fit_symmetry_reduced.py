@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 
 import symbnn
 from symbnn import diagnostics
+from symbnn.cli import count
 from symbnn.models import bnn
 
 SPACES = ("full", "quotient", "constrained")
@@ -43,24 +44,17 @@ SPACES = ("full", "quotient", "constrained")
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=4, help="chains per space")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps per chain")
-    parser.add_argument("--draws", type=int, default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=int, default=3, help="hidden units (one tanh layer)")
-    parser.add_argument("--num-train", type=int, default=60, help="training rows")
-    parser.add_argument("--num-test", type=int, default=30, help="test rows")
+    parser.add_argument("--chains", type=count(2), default=4, help="chains per space")
+    parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
+    parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
+    parser.add_argument("--width", type=count(1), default=3, help="hidden units (one tanh layer)")
+    parser.add_argument("--num-train", type=count(1), default=60, help="training rows")
+    parser.add_argument("--num-test", type=count(1), default=30, help="test rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/examples/fit_symmetry_reduced",
                         help="folder for the plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    if args.chains < 2:
-        parser.error("--chains must be at least 2 (R-hat compares chains)")
-    for name in ("draws", "width", "num_train", "num_test"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
     return args
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 import symbnn
 from symbnn import diagnostics
+from symbnn.cli import count
 from symbnn.models import bnn
 
 SAMPLERS = {
@@ -45,12 +46,12 @@ SAMPLERS = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=4, help="chains per sampler")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps per chain")
-    parser.add_argument("--draws", type=int, default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=int, default=3, help="hidden units (one tanh layer)")
-    parser.add_argument("--num-train", type=int, default=60, help="training rows")
-    parser.add_argument("--num-test", type=int, default=30,
+    parser.add_argument("--chains", type=count(2), default=4, help="chains per sampler")
+    parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
+    parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
+    parser.add_argument("--width", type=count(1), default=3, help="hidden units (one tanh layer)")
+    parser.add_argument("--num-train", type=count(1), default=60, help="training rows")
+    parser.add_argument("--num-test", type=count(1), default=30,
                         help="test rows (inputs of the predictive diagnostics)")
     parser.add_argument("--samplers", nargs="+", choices=list(SAMPLERS), default=list(SAMPLERS),
                         help="which runs to make (numpyro is the reference of the comparisons)")
@@ -59,11 +60,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="folder for the plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    for name in ("chains", "warmup", "draws", "width", "num_train", "num_test"):
-        if getattr(args, name) < (0 if name == "warmup" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.chains < 2:
-        parser.error("--chains must be at least 2 (R-hat compares chains)")
     return args
 
 

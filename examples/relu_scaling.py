@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 
 import symbnn
 from symbnn import diagnostics
+from symbnn.cli import count
 from symbnn.models import bnn
 
 NUM_PREDICT = 20
@@ -46,11 +47,11 @@ NUM_PREDICT = 20
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=4, help="chains per run")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps per chain")
-    parser.add_argument("--draws", type=int, default=300, help="kept draws per chain")
+    parser.add_argument("--chains", type=count(1), default=4, help="chains per run")
+    parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
+    parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
     parser.add_argument("--widths", default="8", help="hidden widths, comma separated")
-    parser.add_argument("--num-train", type=int, default=60, help="training rows")
+    parser.add_argument("--num-train", type=count(1), default=60, help="training rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/examples/relu_scaling", help="folder for the plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -61,11 +62,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--widths must be comma-separated integers, got {args.widths!r}")
     if not args.widths or min(args.widths) < 1:
         parser.error("--widths must be positive integers")
-    for name in ("chains", "draws", "num_train"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.warmup < 0:
-        parser.error("--warmup must be >= 0")
     return args
 
 

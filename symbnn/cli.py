@@ -70,7 +70,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------ argument types
-def _count(minimum: int):
+def count(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (the examples use it too)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -133,10 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a built-in data set, a table name in --data-dir, or a table file")
     g.add_argument("--data-dir", metavar="DIR", help="folder of <name>.data/.csv tables")
     g.add_argument("--splits", metavar="FILE", help="splits.json for a table file")
-    g.add_argument("--data-seed", type=_count(0), default=0, metavar="N",
+    g.add_argument("--data-seed", type=count(0), default=0, metavar="N",
                    help="seed of synthetic data and of random splits")
-    g.add_argument("--num-train", type=_count(1), metavar="N", help="training rows (named sets)")
-    g.add_argument("--num-test", type=_count(0), metavar="N", help="test rows (named sets)")
+    g.add_argument("--num-train", type=count(1), metavar="N", help="training rows (named sets)")
+    g.add_argument("--num-test", type=count(0), metavar="N", help="test rows (named sets)")
     g.add_argument("--standardize", choices=STANDARDIZE, default="train",
                    help="standardise with training, all, or no statistics")
     g = fit.add_argument_group("model")
@@ -151,18 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     g = fit.add_argument_group("sampler")
     g.add_argument("--space", choices=SPACES, default="full", help="parameter space sampled")
     g.add_argument("--kernel", choices=KERNELS, default="nuts", help="MCMC kernel")
-    g.add_argument("--chains", type=_count(1), default=4, metavar="N", help="chains")
-    g.add_argument("--warmup", type=_count(0), default=1000, metavar="N",
+    g.add_argument("--chains", type=count(1), default=4, metavar="N", help="chains")
+    g.add_argument("--warmup", type=count(0), default=1000, metavar="N",
                    help="adaptation steps per chain")
-    g.add_argument("--draws", type=_count(1), default=1000, metavar="N",
+    g.add_argument("--draws", type=count(1), default=1000, metavar="N",
                    help="kept draws per chain")
     g.add_argument("--layout", choices=LAYOUTS, default="auto", help="how chains share devices")
     g.add_argument("--init", choices=INITS, default="prior", help="chain initialisation")
     g.add_argument("--target-accept", type=_probability, default=0.8, metavar="P",
                    help="target acceptance rate of the step-size adaptation")
-    g.add_argument("--max-tree-depth", type=_count(1), default=10, metavar="N",
+    g.add_argument("--max-tree-depth", type=count(1), default=10, metavar="N",
                    help="NUTS: maximum trajectory doublings")
-    g.add_argument("--seed", type=_count(0), default=0, metavar="N", help="seed of the sampler")
+    g.add_argument("--seed", type=count(0), default=0, metavar="N", help="seed of the sampler")
     g = fit.add_argument_group("output")
     g.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     g.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
