@@ -11,7 +11,7 @@ FIND_PYTHON := for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versions/3.1
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; \
 	done
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo test test-slow test-all lint clean
 
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$($(FIND_PYTHON)); \
@@ -29,6 +29,9 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-slow: venv
+	$(PY) -m pytest -m slow
 
 test-all: venv
 	$(PY) -m pytest -m ""
