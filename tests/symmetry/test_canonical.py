@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from param_asserts import assert_close, assert_equal, check
 
 from symbnn.nets import ACTIVATIONS, MLP, ODD_ACTIVATIONS
 from symbnn.symmetry import permutations, product, scalings, symmetry_of
@@ -31,23 +32,6 @@ def setup(case, seed=0):
     mlp = MLP(d_in, widths, d_out, act, output, bias)
     kinds = ("permutation", "sign") if act in ODD_ACTIVATIONS else ("permutation",)
     return mlp, symmetry_of(mlp), symmetry_of(mlp, kinds), mlp.init(jax.random.PRNGKey(seed))
-
-
-def assert_equal(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-
-
-def assert_close(a, b, rtol=1e-5, floor=1e-6):
-    assert a.keys() == b.keys()
-    for k in a:
-        scale = float(jnp.max(jnp.abs(b[k])))
-        np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=floor * scale, err_msg=k)
-
-
-def check(group, a, b):
-    (assert_equal if group.spec.finite else assert_close)(a, b)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

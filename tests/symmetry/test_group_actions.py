@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from param_asserts import assert_close, assert_equal, check
 
 from symbnn.nets import ACTIVATIONS, HOMOGENEOUS_ACTIVATIONS, MLP, ODD_ACTIVATIONS
 from symbnn.symmetry import (
@@ -55,24 +56,6 @@ def outputs(mlp, params, x):
     out = mlp.apply(params, x)
     # Logit shifts change raw logits, not the class probabilities.
     return jax.nn.log_softmax(out) if mlp.output == "classification" else out
-
-
-def assert_equal(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-
-
-def assert_close(a, b, rtol=1e-5, floor=1e-6):
-    assert a.keys() == b.keys()
-    for k in a:
-        scale = float(jnp.max(jnp.abs(b[k])))
-        np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=floor * scale, err_msg=k)
-
-
-def check(group, a, b):
-    """Exact for finite groups (permutations, sign flips), float tolerance otherwise."""
-    (assert_equal if group.spec.finite else assert_close)(a, b)
 
 
 def element_leaves_equal(g, h):
