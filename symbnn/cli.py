@@ -85,24 +85,23 @@ def count(minimum: int):
     return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
+def _real(accept, expected: str):
+    """An argparse type: a float for which ``accept(value)`` holds, else 'expected ...'."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
+_positive = _real(lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+_probability = _real(lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
 
 
 def _widths(text: str) -> tuple[int, ...]:
