@@ -153,8 +153,3 @@ def prior_sites(rng_key: PRNGKey, model: Any, x: Array, num_samples: int) -> dic
     out = pred(rng_key, x)
     out.pop("y", None)
     return out
-
-
-def vmap_tree(fn: Callable, tree: dict) -> dict:
-    """``jax.vmap(fn)`` over the leading axis of every leaf of ``tree``."""
-    return jax.vmap(fn)(tree)
