@@ -156,7 +156,10 @@ def run_cell(settings: dict, args: argparse.Namespace) -> dict:
     job = {**settings, "data_dir": str(Path(args.data_dir).resolve()), "devices": devices,
            "layout": "shard" if devices > 1 else "sequential"}
     if args.checkpoint:
-        job["checkpoint"] = str(Path(args.cell_dir) / "checkpoints" / cell_path(settings).stem)
+        # one folder per settings, so a resized rerun never meets another size's checkpoint
+        sizes = "_".join(f"{k}{settings[k]}" for k in SETTING_KEYS[3:])
+        folder = f"{cell_path(settings).stem}_{sizes}"
+        job["checkpoint"] = str(Path(args.cell_dir) / "checkpoints" / folder)
     t0 = time.perf_counter()
     res = run_worker(__file__, job, timeout_s=args.timeout)
     row = {**settings, "layout": job["layout"], "devices_requested": devices, **res,
