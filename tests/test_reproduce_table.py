@@ -102,6 +102,8 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
         assert "error" not in row, row.get("output_tail")
         assert row["num_test"] == 10 and row["num_train"] == 20
         assert row["num_draws_total"] == draws
+        assert row["lppd_by_num_draws"]["num_draws"][-1] == draws
+        assert row["lppd_by_num_draws"]["lppd"][-1] == row["lppd"]
         assert math.isfinite(row["lppd"]) and row["lppd_se"] > 0
     stored = json.loads((tmp_path / "t.json").read_text())
     assert len(stored["rows"]) == 2
@@ -112,3 +114,16 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     assert capsys.readouterr().err.count("stored, skipped") == 2
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cells").glob("*.json")}
     assert before == after
+
+
+def test_lppd_curve_takes_leading_draws_chain_by_chain(rt):
+    rng = np.random.default_rng(1)
+    ll = rng.normal(-1.0, 0.5, size=(3, 2, 5))  # 6 draws
+    curve = rt.lppd_curve(ll)
+    assert curve["num_draws"] == [1, 2, 4, 6]
+    flat = ll.reshape(6, 5)
+    assert math.isclose(curve["lppd"][0], flat[0].mean())
+    assert math.isclose(curve["lppd_se"][0], flat[0].std() / math.sqrt(5))
+    expected = np.log(np.exp(flat[:4]).mean(axis=0)).mean()
+    assert math.isclose(curve["lppd"][2], expected, rel_tol=1e-12)
+    assert math.isclose(curve["lppd"][-1], rt.test_lppd(ll)[0])
