@@ -43,6 +43,8 @@ from _common import (
 )
 from many_chains import test_lppd
 
+from symbnn.cli import count
+
 SOURCE = "Wiese et al. 2023 (ECML PKDD), supplement Table 3"
 NETS = {"f1": (3,), "f2": (16, 16, 16)}
 DATASETS = ("sinusoidal", "izmailov", "regression2d", "airfoil", "energy", "yacht")
@@ -272,9 +274,9 @@ def main(argv: list[str] | None = None) -> dict:
                              f"draws, {QUICK['num_warmup']} warm-up steps")
     parser.add_argument("--chains", nargs="*", default=[], metavar="NET=COUNT",
                         help="chains of the many-chain mode per net (default 1274)")
-    parser.add_argument("--num-draws", type=int, default=None, help="one-chain draws (1274)")
-    parser.add_argument("--num-warmup", type=int, default=None, help="default 1024")
-    parser.add_argument("--devices", type=int, default=2,
+    parser.add_argument("--num-draws", type=count(1), default=None, help="one-chain draws (1274)")
+    parser.add_argument("--num-warmup", type=count(0), default=None, help="default 1024")
+    parser.add_argument("--devices", type=count(1), default=2,
                         help="CPU devices of the many-chain runs (layout shard when > 1)")
     parser.add_argument("--checkpoint", action="store_true",
                         help="checkpoint every cell so that a killed cell resumes")
@@ -298,7 +300,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.table_only:
         for net in args.nets:
             sizes = {"num_chains": chains.get(net, base["num_chains"]),
-                     "num_draws": args.num_draws or base["num_draws"],
+                     "num_draws": args.num_draws if args.num_draws is not None
+                     else base["num_draws"],
                      "num_warmup": args.num_warmup if args.num_warmup is not None
                      else base["num_warmup"]}
             for dataset in args.datasets:

@@ -127,3 +127,11 @@ def test_lppd_curve_takes_leading_draws_chain_by_chain(rt):
     expected = np.log(np.exp(flat[:4]).mean(axis=0)).mean()
     assert math.isclose(curve["lppd"][2], expected, rel_tol=1e-12)
     assert math.isclose(curve["lppd"][-1], rt.test_lppd(ll)[0])
+
+
+@pytest.mark.parametrize("argv", [["--num-draws", "0"], ["--num-warmup", "-1"], ["--devices", "0"]])
+def test_bad_sizes_exit_2_naming_the_argument(rt, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        rt.main(argv)
+    assert exc.value.code == 2
+    assert argv[0] in capsys.readouterr().err
