@@ -108,7 +108,7 @@ def worker(config: dict) -> None:
     post = symbnn.sample(bnn(mlp), x, y, rng_key=jax.random.PRNGKey(config["seed"]),
                          num_chains=config["num_chains"], num_warmup=config["num_warmup"],
                          num_draws=config["num_draws"], chain_layout=config["layout"],
-                         max_tree_depth=MAX_TREE_DEPTH, progress=False,
+                         kernel=symbnn.samplers.NUTS(max_tree_depth=MAX_TREE_DEPTH), progress=False,
                          checkpoint=config.get("checkpoint"),
                          resume=config.get("checkpoint") is not None)
     wall = time.perf_counter() - t0

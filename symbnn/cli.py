@@ -431,6 +431,13 @@ def _load_data(args):
     return data
 
 
+def _kernel(args):
+    """The kernel object of ``--kernel`` with the adaptation flags it takes."""
+    options = {"nuts": dict(target_accept=args.target_accept, max_tree_depth=args.max_tree_depth),
+               "hmc": dict(target_accept=args.target_accept)}
+    return KERNELS[args.kernel](**options.get(args.kernel, {}))
+
+
 def _fit(args) -> None:
     import jax
 
@@ -457,9 +464,9 @@ def _fit(args) -> None:
         post = symbnn.sample(
             model, data.x_train, data.y_train, rng_key=jax.random.PRNGKey(args.seed),
             num_chains=args.chains, num_warmup=args.warmup, num_draws=args.draws,
-            kernel=args.kernel, space=args.space, init=args.init, chain_layout=args.layout,
+            space=args.space, init=args.init, chain_layout=args.layout,
             progress=not args.quiet, checkpoint=args.checkpoint, resume=args.resume,
-            target_accept=args.target_accept, max_tree_depth=args.max_tree_depth,
+            kernel=_kernel(args),
         )
     except CheckpointError as err:  # speak of the command's flags, not the function's
         message = str(err).replace("resume=True", "--resume")

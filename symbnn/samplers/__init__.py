@@ -1,10 +1,11 @@
-"""blackjax drivers: adaptation, chain layouts, spaces, orbit moves, checkpoints."""
+"""blackjax drivers: kernels, spaces, chain layouts, orbit moves, checkpoints."""
 
 from symbnn.samplers.checkpoint import CheckpointError
 from symbnn.samplers.driver import sample
 from symbnn.samplers.init import INITS
-from symbnn.samplers.kernels import KERNELS, KernelConfig
+from symbnn.samplers.kernels import HMC, KERNELS, NUTS, Kernel
 from symbnn.samplers.layouts import LAYOUTS
 from symbnn.samplers.spaces import SPACES
 
-__all__ = ["INITS", "KERNELS", "LAYOUTS", "SPACES", "CheckpointError", "KernelConfig", "sample"]
+__all__ = ["HMC", "INITS", "KERNELS", "LAYOUTS", "NUTS", "SPACES", "CheckpointError", "Kernel",
+           "sample"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -16,40 +15,19 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
 from symbnn.types import Array, PRNGKey
 
-__all__ = ["Bridge", "Density", "make_bridge", "make_density", "prior_sites"]
+__all__ = ["Bridge", "make_bridge", "prior_sites"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Bridge:
-    """A numpyro model seen by blackjax, on one data set.
+    """A numpyro model seen by blackjax: log density and (un)constraining maps on a data set.
 
-    Attributes
-    ----------
-    logdensity_fn : callable
-        Unconstrained position (dict of site arrays) -> log joint density.
-    constrain_fn : callable
-        Unconstrained position -> constrained site values (one draw).
-    unconstrain_fn : callable
-        Constrained site values -> unconstrained position (one draw).
-    site_names : tuple of str
-        The latent sites, in a fixed order.
-    """
-
-    logdensity_fn: Callable[[dict], Array]
-    constrain_fn: Callable[[dict], dict]
-    unconstrain_fn: Callable[[dict], dict]
-    site_names: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Density:
-    """The log density of a numpyro model as a function of position *and data*.
-
-    Frozen and hashable (the model is), so compiled programs can be cached by it: the data are
-    arguments of those programs, not constants baked into them, and a new data set of the same
-    shapes reuses them. The functions are numpyro's ``potential_energy``, ``constrain_fn`` and
-    ``unconstrain_fn`` with ``model_args=(x,)`` and ``model_kwargs={"y": y}``, built where they are
-    called (inside a traced function ``x`` and ``y`` are tracers).
+    The data are not part of the identity: two bridges of the same model compare equal and hash
+    alike whatever data they are bound to, so compiled programs can be cached by an unbound
+    bridge and take the data as arguments (inside a traced function ``bind(x, y)`` binds
+    tracers); a new data set of the same shapes reuses them. The functions are numpyro's
+    ``potential_energy``, ``constrain_fn`` and ``unconstrain_fn`` with ``model_args=(x,)`` and
+    ``model_kwargs={"y": y}``.
 
     Attributes
     ----------
@@ -57,32 +35,32 @@ class Density:
         A numpyro model ``model(x, y=None)`` without discrete latent sites.
     site_names : tuple of str
         The latent sites, in a fixed order.
+    x, y : arrays or None
+        The data the functions use (None: unbound).
     """
 
     model: Any
     site_names: tuple[str, ...]
+    x: Any = dataclasses.field(default=None, compare=False, repr=False)
+    y: Any = dataclasses.field(default=None, compare=False, repr=False)
 
-    def logdensity(self, position: dict, x: Array, y: Array | None) -> Array:
+    def bind(self, x: Array | None, y: Array | None) -> Bridge:
+        """The same bridge on the data set ``(x, y)`` (arrays or tracers; None unbinds)."""
+        return dataclasses.replace(self, x=x, y=y)
+
+    def logdensity_fn(self, position: dict) -> Array:
         """Log joint density at an unconstrained position."""
-        return -potential_energy(self.model, (x,), {"y": y}, position)
+        return -potential_energy(self.model, (self.x,), {"y": self.y}, position)
 
-    def constrain(self, position: dict, x: Array, y: Array | None) -> dict:
+    def constrain_fn(self, position: dict) -> dict:
         """Unconstrained position -> constrained values of the latent sites (one draw)."""
-        out = constrain_fn(self.model, (x,), {"y": y}, position)
+        out = constrain_fn(self.model, (self.x,), {"y": self.y}, position)
         return {k: out[k] for k in self.site_names}
 
-    def unconstrain(self, sites: dict, x: Array, y: Array | None) -> dict:
+    def unconstrain_fn(self, sites: dict) -> dict:
         """Constrained values of the latent sites -> unconstrained position (one draw)."""
-        return unconstrain_fn(self.model, (x,), {"y": y}, {k: sites[k] for k in self.site_names})
-
-    def bind(self, x: Array, y: Array | None) -> Bridge:
-        """The position-only functions on the data set ``(x, y)`` (arrays or tracers)."""
-        return Bridge(
-            logdensity_fn=lambda position: self.logdensity(position, x, y),
-            constrain_fn=lambda position: self.constrain(position, x, y),
-            unconstrain_fn=lambda sites: self.unconstrain(sites, x, y),
-            site_names=self.site_names,
-        )
+        return unconstrain_fn(self.model, (self.x,), {"y": self.y},
+                              {k: sites[k] for k in self.site_names})
 
 
 def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tuple[str, ...]:
@@ -99,8 +77,8 @@ def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tu
     return tuple(names)
 
 
-def make_density(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Density:
-    """The data-free log density of ``model``; ``x`` and ``y`` only give shapes and dtypes.
+def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:
+    """The bridge of ``model``, bound to the data ``x, y``.
 
     Nothing runs eagerly except one abstract trace for the site names (``initialize_model`` would
     also search for a valid starting point op by op, which costs seconds of dispatch and is not
@@ -117,9 +95,10 @@ def make_density(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Den
     """
     shapes = tuple((jnp.shape(a), jnp.result_type(a)) for a in (x, y) if a is not None)
     try:
-        return Density(model, _cached_names(model, shapes, y is None))
+        names = _cached_names(model, shapes, y is None)
     except TypeError:  # an unhashable model: trace it every time
-        return Density(model, _latent_names(rng_key, model, x, y))
+        names = _latent_names(rng_key, model, x, y)
+    return Bridge(model, names).bind(x, y)
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,23 +107,6 @@ def _cached_names(model: Any, shapes: tuple, y_is_none: bool) -> tuple[str, ...]
     x = jax.ShapeDtypeStruct(*shapes[0])
     y = None if y_is_none else jax.ShapeDtypeStruct(*shapes[1])
     return _latent_names(jax.random.key(0), model, x, y)
-
-
-def make_bridge(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> Bridge:
-    """Turn ``model(x, y)`` into a log density on the unconstrained space of one data set.
-
-    ``make_density(rng_key, model, x, y).bind(x, y)``: the data are closed over.
-
-    Parameters
-    ----------
-    rng_key : jax.Array
-        Key for the abstract trace of the model (no value is drawn from it).
-    model : callable
-        A numpyro model ``model(x, y=None)`` without discrete latent sites.
-    x, y : arrays
-        Observed data (already validated).
-    """
-    return make_density(rng_key, model, x, y).bind(x, y)
 
 
 def prior_sites(rng_key: PRNGKey, model: Any, x: Array, num_samples: int) -> dict[str, Array]:

@@ -29,12 +29,15 @@ __all__ = [
     "fingerprint",
     "flat_keys",
     "load_tree",
+    "load_warmup",
     "open_checkpoint",
     "require_keys",
+    "restore_blocks",
     "save_tree",
+    "write_block",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: kernel objects; states and tuned parameters saved by field name
 
 
 class CheckpointError(ValueError):
@@ -63,6 +66,8 @@ def fingerprint(**fields) -> dict:
 
 def _flatten(tree, prefix="") -> dict[str, np.ndarray]:
     flat = {}
+    if hasattr(tree, "_asdict"):  # a NamedTuple (blackjax state): saved by field name
+        tree = tree._asdict()
     if isinstance(tree, dict):
         for k, v in tree.items():
             flat.update(_flatten(v, f"{prefix}{k}/"))
@@ -186,3 +191,47 @@ def open_checkpoint(folder: Path, meta: dict, *, resume: bool) -> None:
     tmp = meta_file.with_name("meta.json.tmp")
     tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
     os.replace(tmp, meta_file)
+
+
+def load_warmup(path: Path, kernel, site_names):
+    """The every-chain :class:`~symbnn.samplers.kernels.Tuned` saved in a warm-up file."""
+    tree = load_tree(path)
+    require_keys(path, tree, kernel.checkpoint_keys(site_names))
+    return kernel.restore(tree)
+
+
+def write_block(folder: Path, start: int, block: dict, state) -> None:
+    """Save a block of draws, then the state after it and the next draw index."""
+    save_tree(block_path(folder, start), block)
+    nxt = np.asarray(start + next(iter(block["stats"].values())).shape[1])
+    save_tree(Path(folder) / "state.npz", {"state": state, "next": nxt})
+
+
+def restore_blocks(folder: Path | None, kernel, warm_state, num_draws: int):
+    """Blocks already on disk, the state to continue from, and the next draw index.
+
+    Without a checkpoint, or before the first block, that is no block, ``warm_state`` and 0.
+    """
+    if folder is None or not (Path(folder) / "state.npz").exists():
+        return [], warm_state, 0
+    folder = Path(folder)
+    state_file = folder / "state.npz"
+    saved = load_tree(state_file)
+    require_keys(state_file, saved, ["next", *(f"state/{k}" for k in flat_keys(warm_state))])
+    nxt = np.asarray(saved["next"])
+    if nxt.ndim != 0 or nxt.dtype.kind not in "iu" or nxt < 0:
+        raise CheckpointError(f"checkpoint file {state_file} holds next={nxt!r}, not a draw index")
+    start = int(nxt)
+    blocks, i = [], 0
+    while i < start:
+        path = block_path(folder, i)
+        if not path.exists():
+            raise CheckpointError(f"checkpoint {folder} lacks block {path.name}")
+        block = load_tree(path)
+        require_keys(path, block, ["stats/lp", *(
+            f"position/{k}" for k in flat_keys(warm_state.position))])
+        blocks.append(block)
+        i += next(iter(block["stats"].values())).shape[1]
+    if i != start or start > num_draws:
+        raise CheckpointError(f"checkpoint {folder} blocks do not add up to {start} draws")
+    return blocks, kernel.restore_state(saved["state"]), start

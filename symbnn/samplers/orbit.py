@@ -1,183 +1,151 @@
-"""Orbit moves along the continuous scaling symmetry of positively homogeneous activations.
+"""Moves applied after every transition: orbit moves, folding, and the folded kernel.
 
-With a positively homogeneous activation (ReLU, leaky ReLU, identity) the network function does not
-change when hidden unit ``j`` of layer ``l`` is rescaled by ``c > 0`` (its incoming weights and bias
-times ``c``, its outgoing weights over ``c``), so the likelihood is constant along that orbit and
-only the Gaussian prior varies. The generalised Gibbs move of Liu & Sabatti (2000, JASA,
-"Generalized Gibbs sampler and multigrid Monte Carlo") draws ``c`` from
-``p(c) ∝ π(g_c θ) |det J(g_c)| / c`` (``dc / c`` is the Haar measure of the positive reals) and
-leaves the posterior invariant. With ``A = Σ in² / (2 s_in²)`` over the ``n_in`` incoming entries
-(bias included) and ``B = Σ out² / (2 s_out²)`` over the ``n_out`` outgoing ones,
-``|det J| = c^(n_in - n_out)``, so ``t = c²`` has density ``∝ t^(k/2 - 1) exp(-A t - B / t)`` with
-``k = n_in - n_out``: a generalised inverse Gaussian GIG(p=k/2, a=2A, b=2B), in the
-parametrisation ``∝ t^(p-1) exp(-(a t + b / t) / 2)``. The units of one layer act on disjoint
-coordinates, so a whole layer is drawn at once; layers are swept in order. No likelihood is
-evaluated.
+Orbit moves (``orbit_moves=True``), after each transition:
 
-The GIG sampler is exact rejection sampling of ``u = log t``, whose log density is concave.
+- finite groups: a uniformly drawn group element is applied. The posterior is invariant, so the move
+  is always accepted, and a full-space chain visits all members of an orbit;
+- positively homogeneous activations (ReLU, leaky ReLU, identity): an exact generalised Gibbs draw
+  of every hidden unit's scale along its orbit, layer by layer (below); no likelihood evaluation,
+  and the log density and gradient are transformed analytically.
+
+Folding (``space="quotient"``): canonicalisation of the state after every transition. A signed
+permutation is orthogonal, so the gradient and, for kernels whose state carries a persistent
+momentum (MCLMC), the momentum are acted on by the same group element as the position; the chain
+then continues exactly as its full-space image would. :func:`with_move` turns a blackjax
+``SamplingAlgorithm`` and a move into another ``SamplingAlgorithm`` (the folded kernel).
+
+The scale move: the network function does not change when hidden unit ``j`` of layer ``l`` is
+rescaled by ``c > 0`` (incoming weights and bias times ``c``, outgoing weights over ``c``), so only
+the Gaussian prior varies along that orbit. The generalised Gibbs move of Liu & Sabatti (2000,
+JASA, "Generalized Gibbs sampler and multigrid Monte Carlo") draws ``c`` from
+``p(c) ∝ π(g_c θ) |det J(g_c)| / c``. With ``A = Σ in² / (2 s_in²)`` over the ``n_in`` incoming
+entries (bias included) and ``B = Σ out² / (2 s_out²)`` over the ``n_out`` outgoing ones,
+``t = c²`` is GIG(p=k/2, a=2A, b=2B) with ``k = n_in - n_out`` (:mod:`symbnn.samplers.gig`). The
+units of one layer act on disjoint coordinates, so a whole layer is drawn at once. A momentum is
+left unchanged by the scale move: the extended target is the posterior times a momentum law that
+does not depend on the position, and a posterior-invariant move of the position alone keeps it.
+On the quotient the scale move commutes with permutations, so kernel, scale move and folding still
+form a valid kernel for the quotient. The constrained space has no orbit moves.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from blackjax.base import SamplingAlgorithm
 
 from symbnn.nets import HOMOGENEOUS_ACTIVATIONS, MLP
-from symbnn.symmetry import scalings
+from symbnn.samplers.gig import log_gig
+from symbnn.symmetry import Group, scalings
 from symbnn.types import Array, Params, PRNGKey
 
-__all__ = ["gig", "log_gig", "make_scale_move", "scale_conditionals", "scale_gibbs"]
-
-# About 1.33 proposals per draw were measured over p in [-8, 1e4] and a, b in [0, 1e30]; a cap of
-# 1000 is never reached in practice, and guards the loop against non-finite input.
-_MAX_TRIALS = 1000
+__all__ = ["apply_to_state", "finite_orbit_move", "fold_move", "identity_move", "make_move",
+           "make_scale_move", "scale_conditionals", "scale_gibbs", "with_move"]
 
 
-def _phi(v: Array) -> Array:
-    """``e^v - 1 - v >= 0``, accurate near 0 (Taylor series) and without cancellation."""
-    small = jnp.abs(v) < 0.5
-    s = jnp.where(small, v, 0.0)
-    coeffs = [1.0 / math.factorial(n) for n in range(9, 1, -1)]  # 1/9!, ..., 1/2!
-    series = jnp.zeros_like(s)
-    for c in coeffs:
-        series = (series + c) * s
-    return jnp.where(small, series * s, jnp.expm1(v) - v)
+def _net_part(mlp: MLP, tree: dict) -> dict:
+    return {k: tree[k] for k in mlp.param_names}
 
 
-def _q(v, alpha, beta):
-    """Drop of the log density from the mode: ``alpha φ(v) + beta φ(-v)`` (>= 0, convex)."""
-    return jnp.where(alpha > 0, alpha * _phi(v), 0.0) + jnp.where(beta > 0, beta * _phi(-v), 0.0)
+def _act_on(group: Group, g, tree: dict) -> dict:
+    out = dict(tree)
+    out.update(group.act(g, _net_part(group.spec.mlp, tree)))
+    return out
 
 
-def _dq(v, alpha, beta):
-    return jnp.where(alpha > 0, alpha * jnp.expm1(v), 0.0) - jnp.where(
-        beta > 0, beta * jnp.expm1(-v), 0.0)
+def apply_to_state(group: Group, g, state):
+    """Act with ``g`` on a blackjax state's position, gradient and (if any) momentum."""
+    fields = [f for f in ("position", "logdensity_grad", "momentum") if f in state._fields]
+    return state._replace(**{f: _act_on(group, g, getattr(state, f)) for f in fields})
 
 
-def _crossings(alpha, beta):
-    """Points ``v_l < 0 < v_r`` where the drop ``q`` is about 1 (bisection in ``log|v|``).
-
-    Any ``v_l < 0 < v_r`` gives a valid envelope; precision only affects efficiency.
-    """
-    finfo = jnp.finfo(alpha.dtype)
-    lo, hi = 0.5 * math.log(float(finfo.tiny)), math.log(0.9 * math.log(float(finfo.max)))
-    num_steps = math.ceil(math.log2((hi - lo) / 1e-3))
-    side = jnp.array([-1.0, 1.0], alpha.dtype).reshape((2,) + (1,) * alpha.ndim)
-
-    def body(_, bracket):
-        lo, hi = bracket
-        mid = 0.5 * (lo + hi)
-        above = _q(side * jnp.exp(mid), alpha, beta) >= 1.0
-        return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
-
-    shape = (2, *alpha.shape)
-    init = (jnp.full(shape, lo, alpha.dtype), jnp.full(shape, hi, alpha.dtype))
-    _, hi = jax.lax.fori_loop(0, num_steps, body, init)
-    v = side * jnp.exp(hi)
-    return v[0], v[1]
+def identity_move(rng_key: PRNGKey, state):
+    """The move that does nothing."""
+    del rng_key
+    return state
 
 
-def _draw_v(rng_key, alpha, beta):
-    """Exact draws from the densities ``∝ exp(-q(v))`` (elementwise) by rejection sampling.
+def fold_move(group: Group) -> Callable:
+    """Canonicalisation of the state: ``(rng_key, state) -> state`` (the key is not used)."""
 
-    ``-q`` is concave with maximum 0 at ``v = 0``; for ``v_l < 0 < v_r`` the envelope is 0 on
-    ``[v_l, v_r]`` and the tangent lines of ``-q`` at ``v_l`` and ``v_r`` outside (above ``-q`` by
-    concavity). Proposals are made for all entries until every entry has accepted one. Returns the
-    draws (NaN where ``_MAX_TRIALS`` proposals were all rejected) and the number of proposals.
-    """
-    dtype, shape = alpha.dtype, alpha.shape
-    v_l, v_r = _crossings(alpha, beta)
-    q_l, q_r = _q(v_l, alpha, beta), _q(v_r, alpha, beta)
-    d_l, d_r = -_dq(v_l, alpha, beta), _dq(v_r, alpha, beta)  # both > 0
-    w_mid = v_r - v_l
-    w_l, w_r = jnp.exp(-q_l) / d_l, jnp.exp(-q_r) / d_r
-    total = w_mid + w_l + w_r
+    def fold(rng_key, state):
+        del rng_key
+        _, g = group.canonicalize(_net_part(group.spec.mlp, state.position))
+        return apply_to_state(group, g, state)
 
-    def propose(key):
-        k_u, k_e, k_acc = jax.random.split(key, 3)
-        u = jax.random.uniform(k_u, shape, dtype) * total
-        e = jax.random.exponential(k_e, shape, dtype)
-        mid, left = u < w_mid, u < w_mid + w_l
-        v = jnp.where(mid, v_l + u, jnp.where(left, v_l - e / d_l, v_r + e / d_r))
-        envelope = jnp.where(mid, 0.0, jnp.where(left, -q_l - e, -q_r - e))
-        log_ratio = -_q(v, alpha, beta) - envelope
-        return v, -jax.random.exponential(k_acc, shape, dtype) <= log_ratio
-
-    def cond(carry):
-        _, _, accepted, trials = carry
-        return jnp.any(jnp.logical_not(accepted) & (trials < _MAX_TRIALS))
-
-    def body(carry):
-        key, v, accepted, trials = carry
-        key, sub = jax.random.split(key)
-        v_new, ok = propose(sub)
-        fresh = ok & jnp.logical_not(accepted)
-        busy = jnp.logical_not(accepted) & (trials < _MAX_TRIALS)
-        return key, jnp.where(fresh, v_new, v), accepted | fresh, trials + busy
-
-    init = (rng_key, jnp.zeros(shape, dtype), jnp.zeros(shape, bool), jnp.zeros(shape, jnp.int32))
-    _, v, accepted, trials = jax.lax.while_loop(cond, body, init)
-    return jnp.where(accepted, v, jnp.nan), trials
+    return fold
 
 
-def _log_gig(rng_key, p, a, b):
-    """Elementwise ``log t`` draws and proposal counts for arrays ``p, a, b`` of one shape."""
-    proper = (
-        jnp.isfinite(p) & jnp.isfinite(a) & jnp.isfinite(b) & (a >= 0) & (b >= 0)
-        & (((a > 0) & (b > 0)) | ((a > 0) & (p > 0)) | ((b > 0) & (p < 0)))
-    )
-    p, a, b = jnp.where(proper, p, 1.0), jnp.where(proper, a, 1.0), jnp.where(proper, b, 1.0)
-    # Centre u = log t at its mode m: log density - its maximum = -(alpha φ(v) + beta φ(-v)), with
-    # v = u - m, alpha = a e^m / 2, beta = b e^-m / 2 and alpha - beta = p; stable forms of both.
-    omega = jnp.sqrt(a) * jnp.sqrt(b)
-    r = jnp.hypot(p, omega)
-    big, small = 0.5 * (r + jnp.abs(p)), 0.5 * omega * (omega / (r + jnp.abs(p)))
-    alpha, beta = jnp.where(p >= 0, big, small), jnp.where(p >= 0, small, big)
-    mode = jnp.where(alpha >= beta, jnp.log(2 * alpha) - jnp.log(a), jnp.log(b) - jnp.log(2 * beta))
-    v, trials = _draw_v(rng_key, alpha, beta)
-    return jnp.where(proper, mode + v, jnp.nan), trials
+def finite_orbit_move(group: Group) -> Callable:
+    """A uniformly drawn element of the finite group, applied to the state."""
+
+    def orbit_move(rng_key, state):
+        return apply_to_state(group, group.sample(rng_key), state)
+
+    return orbit_move
 
 
-@jax.jit
-def log_gig(rng_key: PRNGKey, p, a, b) -> Array:
-    """Draw ``log t`` for ``t ~ GIG(p, a, b)``, density ``∝ t^(p-1) exp(-(a t + b / t) / 2)``.
+def _then(first: Callable, second: Callable) -> Callable:
+    def both(rng_key, state):
+        k_first, k_second = jax.random.split(rng_key)
+        return second(k_second, first(k_first, state))
 
-    Exact rejection sampling of ``u = log t`` (log-concave), one independent draw per entry of the
-    broadcast of ``p``, ``a`` and ``b``. Jitted; not differentiable.
+    return both
+
+
+def make_move(*, space: str, group: Group | None, orbit_moves: bool, model=None) -> Callable:
+    """The function ``(rng_key, state) -> state`` applied after every transition.
 
     Parameters
     ----------
-    rng_key : jax.Array
-    p : array_like
-        Any real.
-    a, b : array_like
-        Non-negative. ``b = 0`` needs ``p > 0`` (a Gamma(p, rate a/2) law); ``a = 0`` needs
-        ``p < 0`` (an inverse Gamma(-p, scale b/2) law).
-
-    Returns
-    -------
-    array
-        ``log t``; NaN where the parameters define no proper distribution (as jax.random does
-        for invalid parameters, since values cannot be checked under ``jit``).
-
-    Notes
-    -----
-    scipy's ``geninvgauss(p, sqrt(a b), scale=sqrt(b / a))`` is the same law.
+    space : {"full", "constrained", "quotient"}
+    group : Group or None
+        The finite symmetry group (signed permutations). Needed for ``space="quotient"`` and for
+        ``orbit_moves``.
+    orbit_moves : bool
+        Add the orbit moves of the module doc.
+    model : BNNModel, optional
+        Its prior defines the scale move (positively homogeneous activations); without it only
+        the finite move is made.
     """
-    dtype = jnp.result_type(p, a, b, float)
-    p, a, b = jnp.broadcast_arrays(*(jnp.asarray(z, dtype) for z in (p, a, b)))
-    return _log_gig(rng_key, p, a, b)[0]
+    if orbit_moves and space == "constrained":
+        raise ValueError("orbit_moves=True is not available for space='constrained'")
+    if orbit_moves and model is not None and getattr(model, "reparam", None) is not None:
+        raise ValueError(
+            f"orbit_moves=True needs a model with reparam=None, got reparam={model.reparam!r}"
+        )
+    homogeneous = model is not None and model.mlp.activation in HOMOGENEOUS_ACTIVATIONS
+    scale = make_scale_move(model.mlp, model.prior) if orbit_moves and homogeneous else None
+    if space == "quotient":
+        if group is None:
+            raise ValueError("space='quotient' needs a symmetry group")
+        return fold_move(group) if scale is None else _then(scale, fold_move(group))
+    if orbit_moves:
+        if group is None:
+            raise ValueError("orbit_moves=True needs a symmetry group")
+        move = finite_orbit_move(group)
+        return move if scale is None else _then(move, scale)
+    return identity_move
 
 
-def gig(rng_key: PRNGKey, p, a, b) -> Array:
-    """Draw ``t ~ GIG(p, a, b)``; ``exp`` of :func:`log_gig` (see there)."""
-    return jnp.exp(log_gig(rng_key, p, a, b))
+def with_move(algorithm: SamplingAlgorithm, move: Callable) -> SamplingAlgorithm:
+    """The kernel of ``algorithm`` followed by ``move``: a blackjax ``SamplingAlgorithm``.
+
+    ``step(rng_key, state)`` splits the key in two, one for the kernel and one for the move (also
+    for :func:`identity_move`, so the kernel's keys do not depend on the move). With
+    :func:`fold_move` this is the folded kernel of the quotient space.
+    """
+
+    def step(rng_key, state):
+        k_kernel, k_move = jax.random.split(rng_key)
+        state, info = algorithm.step(k_kernel, state)
+        return move(k_move, state), info
+
+    return SamplingAlgorithm(algorithm.init, step)
 
 
-# ---------------------------------------------------------------------------- the scale move
 def _check_homogeneous(mlp: MLP) -> None:
     if not isinstance(mlp, MLP):
         raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")

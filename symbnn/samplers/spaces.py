@@ -1,43 +1,106 @@
-"""The spaces a chain can live in, and the moves applied after every transition.
+"""The spaces a chain can live in, each resolved once into a :class:`Space`.
 
 - ``"full"``: the plain posterior on all parameters.
 - ``"constrained"``: the model's ``reparam="constrained"`` version (ordering constraints).
-- ``"quotient"``: the folded chain. The kernel commutes with the group (its diagonal mass matrix is
-  tied across the units of each layer) and every transition is followed by canonicalisation of the
-  position; the gradient is carried along by the same signed permutation (an orthogonal map, so the
-  gradient transforms as the position does). The result is a valid MCMC kernel for the quotient
-  posterior.
-
-Orbit moves (``orbit_moves=True``), after each transition:
-
-- finite groups: a uniformly drawn group element is applied. The posterior is invariant, so the move
-  is always accepted, and a full-space chain visits all members of an orbit;
-- positively homogeneous activations (ReLU, leaky ReLU, identity): an exact generalised Gibbs draw
-  of every hidden unit's scale along its orbit, layer by layer (:mod:`symbnn.samplers.orbit`); no
-  likelihood evaluation, and the log density and gradient are transformed analytically.
-
-On the quotient the scale move is followed by the canonicalisation: it commutes with permutations
-(each unit's conditional depends on its own weights and on per-array prior scales shared by all
-units of a layer), so kernel, scale move and folding still form a valid kernel for the quotient.
-The constrained space has no orbit moves (rescaling a unit reorders the biases it constrains).
+- ``"quotient"``: the folded chain. The kernel commutes with the group (its diagonal mass matrix or
+  preconditioner is tied across the units of each layer) and every transition is followed by
+  canonicalisation of the state (:mod:`symbnn.samplers.orbit`). The result is a valid MCMC kernel
+  for the quotient posterior.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from symbnn.nets import HOMOGENEOUS_ACTIVATIONS, MLP
-from symbnn.samplers.orbit import make_scale_move
-from symbnn.symmetry import Group
-from symbnn.types import Array, PRNGKey
+from symbnn.nets import MLP
+from symbnn.samplers.orbit import make_move
+from symbnn.types import Array
 
-__all__ = ["SPACES", "identity_move", "make_move", "tie_inverse_mass_matrix"]
+__all__ = ["SPACES", "Space", "resolve_space", "tie_inverse_mass_matrix"]
 
 SPACES = ("full", "constrained", "quotient")
+
+
+class Space(NamedTuple):
+    """A sampling space, resolved from its name once.
+
+    Attributes
+    ----------
+    name : {"full", "constrained", "quotient"}
+    model : BNNModel
+        The model the kernel samples (the constrained reparameterisation for "constrained").
+    move : callable
+        ``(rng_key, state) -> state`` after every transition (folding and/or orbit moves).
+    tie : bool
+        Tie the diagonal mass matrix / preconditioner across exchangeable units.
+    canonical_start : bool
+        Start the chains at canonical representatives.
+    """
+
+    name: str
+    model: Any
+    move: Callable
+    tie: bool
+    canonical_start: bool
+
+    def tied(self, position: dict, inverse_mass_matrix: Array) -> Array:
+        """The diagonal ``inverse_mass_matrix``, tied if this space needs it."""
+        if not self.tie:
+            return inverse_mass_matrix
+        return tie_inverse_mass_matrix(self.model.mlp, position, inverse_mass_matrix)
+
+    def after_warmup(self, rng_key, state, params):
+        """On the quotient: tie ``params.inverse_mass_matrix`` and fold ``state``."""
+        if not self.tie:
+            return state, params
+        imm = self.tied(state.position, params.inverse_mass_matrix)
+        return self.move(rng_key, state), params._replace(inverse_mass_matrix=imm)
+
+
+def _model_for_space(model, space: str):
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    reparam = getattr(model, "reparam", None)
+    if space == "constrained":
+        return model if reparam == "constrained" else dataclasses.replace(
+            model, reparam="constrained")
+    if reparam == "constrained":
+        raise ValueError(
+            f"space={space!r} needs a model without reparam='constrained'; use "
+            "space='constrained' for that model"
+        )
+    if space == "quotient":
+        if reparam is not None:
+            raise ValueError(f"space='quotient' needs reparam=None, got reparam={reparam!r}")
+        lacking = [k for k in model.group.spec.kinds if not model.invariant_under(k)]
+        if lacking:
+            raise ValueError(
+                f"space='quotient' needs a prior invariant under the group; the prior "
+                f"{model.prior!r} is not invariant under {lacking}"
+            )
+    return model
+
+
+def resolve_space(model, space: str, orbit_moves: bool) -> Space:
+    """Check ``space`` and ``orbit_moves`` against ``model`` and build the :class:`Space`.
+
+    Raises
+    ------
+    ValueError
+        An unknown space, a model that does not fit it, or orbit moves off the full space.
+    """
+    model = _model_for_space(model, space)
+    if orbit_moves and space != "full":
+        raise ValueError(f"orbit_moves=True needs space='full', got space={space!r}")
+    quotient = space == "quotient"
+    group = model.group if (quotient or orbit_moves) else None
+    move = make_move(space=space, group=group, orbit_moves=orbit_moves, model=model)
+    return Space(space, model, move, tie=quotient, canonical_start=quotient)
 
 
 def _tie_one(mlp: MLP, name: str, value: Array) -> Array:
@@ -71,82 +134,3 @@ def tie_inverse_mass_matrix(mlp: MLP, position: dict, inverse_mass_matrix: Array
     tree = unravel(inverse_mass_matrix)
     tied = {k: _tie_one(mlp, k, v) for k, v in tree.items()}
     return ravel_pytree(tied)[0]
-
-
-def _net_part(mlp: MLP, tree: dict) -> dict:
-    return {k: tree[k] for k in mlp.param_names}
-
-
-def _apply_to_state(group: Group, g, state):
-    mlp = group.spec.mlp
-    pos = dict(state.position)
-    grad = dict(state.logdensity_grad)
-    pos.update(group.act(g, _net_part(mlp, pos)))
-    grad.update(group.act(g, _net_part(mlp, grad)))
-    return state._replace(position=pos, logdensity_grad=grad)
-
-
-def identity_move(rng_key: PRNGKey, state):
-    """The move that does nothing."""
-    del rng_key
-    return state
-
-
-def _scale_move(model) -> Callable | None:
-    """The scale Gibbs move for ``model``, or None if its activation has no scaling symmetry."""
-    if model is None or model.mlp.activation not in HOMOGENEOUS_ACTIVATIONS:
-        return None
-    return make_scale_move(model.mlp, model.prior)
-
-
-def _then(first: Callable, second: Callable) -> Callable:
-    def both(rng_key, state):
-        k_first, k_second = jax.random.split(rng_key)
-        return second(k_second, first(k_first, state))
-
-    return both
-
-
-def make_move(*, space: str, group: Group | None, orbit_moves: bool, model=None) -> Callable:
-    """The function ``(rng_key, state) -> state`` applied after every transition.
-
-    Parameters
-    ----------
-    space : {"full", "constrained", "quotient"}
-    group : Group or None
-        The finite symmetry group (signed permutations: orthogonal, so the gradient transforms
-        like the position and the log density is unchanged). Needed for ``space="quotient"`` and
-        for ``orbit_moves``.
-    orbit_moves : bool
-        Add the orbit moves of the module doc.
-    model : BNNModel, optional
-        Its prior defines the scale move (positively homogeneous activations); without it only
-        the finite move is made.
-    """
-    if orbit_moves and space == "constrained":
-        raise ValueError("orbit_moves=True is not available for space='constrained'")
-    if orbit_moves and model is not None and getattr(model, "reparam", None) is not None:
-        raise ValueError(
-            f"orbit_moves=True needs a model with reparam=None, got reparam={model.reparam!r}"
-        )
-    scale = _scale_move(model) if orbit_moves else None
-    if space == "quotient":
-        if group is None:
-            raise ValueError("space='quotient' needs a symmetry group")
-
-        def fold(rng_key, state):
-            del rng_key
-            _, g = group.canonicalize(_net_part(group.spec.mlp, state.position))
-            return _apply_to_state(group, g, state)
-
-        return fold if scale is None else _then(scale, fold)
-    if orbit_moves:
-        if group is None:
-            raise ValueError("orbit_moves=True needs a symmetry group")
-
-        def orbit_move(rng_key, state):
-            g = group.sample(rng_key)
-            return _apply_to_state(group, g, state)
-
-        return orbit_move if scale is None else _then(orbit_move, scale)
-    return identity_move

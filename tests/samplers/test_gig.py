@@ -1,4 +1,4 @@
-"""The GIG sampler of symbnn.samplers.orbit against scipy's distributions (KS tests, fixed seed)."""
+"""The GIG sampler of symbnn.samplers.gig against scipy's distributions (KS tests, fixed seed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from symbnn.samplers.orbit import gig, log_gig
+from symbnn.samplers.gig import gig, log_gig
 
 # (p, a, b) in the parametrisation density ∝ t^(p-1) exp(-(a t + b / t) / 2): negative p, tiny and
 # huge a and b, the Gamma limit (b = 0, p > 0) and the inverse Gamma limit (a = 0, p < 0).

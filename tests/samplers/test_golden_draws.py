@@ -27,7 +27,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_draws.npz"
 
 CONFIGS = {
     "nuts_full": dict(kernel="nuts", space="full"),
-    "hmc_quotient": dict(kernel="hmc", space="quotient", num_integration_steps=8),
+    "hmc_quotient": dict(kernel=symbnn.samplers.HMC(num_integration_steps=8), space="quotient"),
     "nuts_full_orbit_moves": dict(kernel="nuts", space="full", orbit_moves=True),
     "nuts_quotient_map": dict(kernel="nuts", space="quotient", init="map", init_steps=50),
 }

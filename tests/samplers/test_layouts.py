@@ -43,8 +43,8 @@ CHILD = textwrap.dedent("""
     for name, kw in runs.items():
         t0 = time.perf_counter()
         post = symbnn.sample(model, x, y, rng_key=jax.random.key(11), num_chains=3,
-                             num_warmup=10, num_draws=8, kernel="hmc",
-                             num_integration_steps=8, progress=False, **kw)
+                             num_warmup=10, num_draws=8, progress=False,
+                             kernel=symbnn.samplers.HMC(num_integration_steps=8), **kw)
         assert post.attrs["chain_layout"] == kw["chain_layout"]
         arrays.update({f"{name}/{k}": v for k, v in post.draws.items()})
         arrays.update({f"{name}/stats/{k}": v for k, v in post.sample_stats.items()})
@@ -107,8 +107,9 @@ def hmc_runs():
     y = np.sin(2 * x[:, 0]) + 0.1 * rng.normal(size=16)
     model = bnn(MLP(1, (3,), 1, "tanh", "regression", True))
     return {layout: symbnn.sample(model, x, y, rng_key=jax.random.key(5), num_chains=3,
-                                  num_warmup=0, step_size=0.01, num_draws=10, kernel="hmc",
-                                  num_integration_steps=8, chain_layout=layout, progress=False)
+                                  num_warmup=0, num_draws=10, chain_layout=layout, progress=False,
+                                  kernel=symbnn.samplers.HMC(num_integration_steps=8,
+                                                             step_size=0.01))
             for layout in ("sequential", "vmap")}
 
 

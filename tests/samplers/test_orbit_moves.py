@@ -16,8 +16,7 @@ from symbnn.models import NormalPrior, bnn
 from symbnn.nets import MLP
 from symbnn.samplers import orbit
 from symbnn.samplers.bridge import make_bridge
-from symbnn.samplers.orbit import make_scale_move, scale_conditionals, scale_gibbs
-from symbnn.samplers.spaces import make_move
+from symbnn.samplers.orbit import make_move, make_scale_move, scale_conditionals, scale_gibbs
 
 # 2 inputs, hidden layers of 3 and 2 units: k = n_in - n_out is 3 - 2 = 1 and 4 - 1 = 3; per-array
 # prior scales make A and B weigh weights and biases differently.
@@ -203,8 +202,8 @@ def test_sample_applies_scale_moves(relu_model):
     # Tiny HMC steps barely move the parameters; the scale move then dominates: incoming norms
     # jump between draws while the network function stays (almost) where it was.
     post = symbnn.sample(relu_model, X, Y, rng_key=jax.random.PRNGKey(11), num_chains=1,
-                         num_warmup=0, num_draws=30, kernel="hmc", num_integration_steps=1,
-                         step_size=1e-5, orbit_moves=True, progress=False)
+                         num_warmup=0, num_draws=30, orbit_moves=True, progress=False,
+                         kernel=symbnn.samplers.HMC(num_integration_steps=1, step_size=1e-5))
     sites = {k: v[0] for k, v in post.draws.items()}
     norms = np.sort(np.asarray(log_in_norms(MLP_RELU, sites)), axis=1)
     assert np.median(np.abs(np.diff(norms, axis=0))) > 0.05

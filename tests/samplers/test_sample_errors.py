@@ -51,10 +51,6 @@ def _sample(data, model=None, **kw):
         (dict(kernel="mala"), "kernel"),
         (dict(chain_layout="pmap"), "chain_layout"),
         (dict(init="zeros"), "init"),
-        (dict(step_size=0.0), "step_size"),
-        (dict(target_accept=1.0), "target_accept"),
-        (dict(max_tree_depth=0), "max_tree_depth"),
-        (dict(num_integration_steps=0), "num_integration_steps"),
         (dict(orbit_moves=True, space="constrained"), "orbit_moves"),
         (dict(orbit_moves=True, space="quotient"), "orbit_moves"),
         (dict(resume=True), "resume"),
@@ -63,6 +59,27 @@ def _sample(data, model=None, **kw):
 def test_bad_settings_raise_value_error_naming_the_argument(data, kwargs, match):
     with pytest.raises(ValueError, match=match):
         _sample(data, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: symbnn.samplers.NUTS(step_size=0.0), "step_size"),
+        (lambda: symbnn.samplers.NUTS(target_accept=1.0), "target_accept"),
+        (lambda: symbnn.samplers.NUTS(max_tree_depth=0), "max_tree_depth"),
+        (lambda: symbnn.samplers.HMC(num_integration_steps=0), "num_integration_steps"),
+        (lambda: symbnn.samplers.HMC(num_integration_steps=2.5), "num_integration_steps"),
+    ],
+)
+def test_bad_kernel_settings_raise_value_error_naming_the_setting(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_kernel_objects_are_hashable_and_equal_by_settings():
+    assert symbnn.samplers.NUTS(target_accept=0.9) == symbnn.samplers.NUTS(target_accept=0.9)
+    assert hash(symbnn.samplers.HMC()) == hash(symbnn.samplers.HMC())
+    assert symbnn.samplers.NUTS(target_accept=0.9) != symbnn.samplers.NUTS()
 
 
 def test_quotient_space_needs_a_prior_invariant_under_the_group(data):

@@ -39,6 +39,8 @@ Z_MAX = 4.0  # see the module docstring
 # step (about 0.6 in whitened units) times 16 is near 1.5 periods (2 pi), and the ESS of the
 # variances drops to about 34 of 2000 draws. 5 steps (a quarter period) give ESS in the thousands.
 HMC_STEPS = 5
+KERNEL_OBJECTS = {"nuts": symbnn.samplers.NUTS(),
+                  "hmc": symbnn.samplers.HMC(num_integration_steps=HMC_STEPS)}
 MIN_ESS = 300  # below this the MCSEs themselves are too uncertain to trust the z-scores
 
 
@@ -80,8 +82,8 @@ def runs():
     for kernel in KERNELS:
         for space in SPACES:
             out[kernel, space] = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(11),
-                                               kernel=kernel, space=space,
-                                               num_integration_steps=HMC_STEPS, **SETTINGS)
+                                               kernel=KERNEL_OBJECTS[kernel], space=space,
+                                               **SETTINGS)
     return out
 
 

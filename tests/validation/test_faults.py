@@ -279,7 +279,7 @@ def divergent():
     # No adaptation and a step size far beyond the posterior's scale: most trajectories blow up.
     x, y = _data()
     return symbnn.sample(MODEL, x, y, rng_key=jax.random.key(0), num_chains=2, num_warmup=0,
-                         num_draws=30, kernel="hmc", step_size=8.0, progress=False)
+                         num_draws=30, kernel=symbnn.samplers.HMC(step_size=8.0), progress=False)
 
 
 def test_divergences_are_counted_and_surfaced(divergent):
