@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from symbnn.samplers.kernels.base import Kernel, Tuned
 from symbnn.samplers.kernels.hmc import HMC, NUTS
+from symbnn.samplers.kernels.mclmc import MCLMC
 
-__all__ = ["HMC", "KERNELS", "NUTS", "Kernel", "Tuned", "resolve_kernel"]
+__all__ = ["HMC", "KERNELS", "MCLMC", "NUTS", "Kernel", "Tuned", "resolve_kernel"]
 
 KERNELS: dict[str, type[Kernel]] = {
     "nuts": NUTS,
     "hmc": HMC,
+    "mclmc": MCLMC,
 }
 
 

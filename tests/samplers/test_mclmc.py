@@ -1,0 +1,144 @@
+"""kernel="mclmc": exact posterior, folded quotient, resume, layouts, tuning notes, bad settings."""
+
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import symbnn
+from symbnn import MLP
+from symbnn.models import bnn
+from symbnn.samplers import MCLMC
+from symbnn.samplers import checkpoint as ckpt_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+from test_exact_linear import MODEL as LINEAR  # noqa: E402
+from test_exact_linear import Z_MAX, _beta, _data, closed_form, z_scores  # noqa: E402
+
+TANH = bnn(MLP(1, (3,), 1, "tanh", "regression"))
+SMALL = dict(num_chains=2, num_warmup=40, num_draws=12, block_size=4, progress=False)
+
+
+def _sine():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (16, 1))
+    return x, np.sin(2 * x[:, 0]) + 0.1 * rng.normal(size=16)
+
+
+def _run(**kw):
+    x, y = _sine()
+    settings = dict(SMALL, rng_key=jax.random.key(7), kernel=MCLMC(thinning=2))
+    settings.update(kw)
+    return symbnn.sample(TANH, x, y, **settings)
+
+
+def test_draws_match_the_exact_posterior_of_a_linear_model():
+    # Conjugate Gaussian posterior (tests/validation/test_exact_linear.py). MCLMC is unadjusted,
+    # so its draws are biased; with the default energy-error target (Var[E]/dim = 5e-4) the bias
+    # is a few per cent of a standard deviation (measured: means within 0.05 sd, covariances
+    # within 6%), well inside the MCSE-based |z| < 4 of that file, whose power it shows.
+    x, y = _data()
+    post = symbnn.sample(LINEAR, x, y, rng_key=jax.random.key(11), kernel="mclmc", num_chains=4,
+                         num_warmup=500, num_draws=1000, progress=False)
+    mu, cov = closed_form(x, y)
+    z_mean, z_cov, ess = z_scores(_beta(post), mu, cov)
+    assert ess > 300
+    assert np.all(np.abs(z_mean) < Z_MAX), z_mean
+    assert np.all(np.abs(z_cov) < Z_MAX), z_cov
+    assert post.attrs["kernel"] == "mclmc" and "notes" not in post.attrs
+    wrong_mu, wrong_cov = closed_form(x, y, sigma=0.6)  # the power check of that file
+    z_mean, z_cov, _ = z_scores(_beta(post), wrong_mu, wrong_cov)
+    assert np.max(np.abs(np.concatenate([z_mean, z_cov]))) > Z_MAX
+
+
+def test_quotient_draws_are_canonical_and_stats_named():
+    post = _run(space="quotient")
+    net = {k: post.draws[k] for k in TANH.mlp.param_names}
+    canon = jax.vmap(jax.vmap(lambda p: TANH.group.canonicalize(p)[0]))(net)
+    for k in net:
+        np.testing.assert_allclose(canon[k], net[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    assert {"lp", "energy_change", "step_size", "diverging"} <= set(post.sample_stats)
+    assert np.all(np.asarray(post.sample_stats["num_integration_steps"]) == 2)
+
+
+def test_orbit_moves_transform_the_momentum_with_the_position():
+    from blackjax.mcmc.integrators import IntegratorState
+
+    from symbnn.samplers.orbit import apply_to_state
+
+    params = {k: jax.random.normal(jax.random.key(i), s)
+              for i, (k, s) in enumerate(TANH.mlp.param_shapes.items())}
+    momentum = jax.tree.map(lambda a: a + 1.0, params)
+    state = IntegratorState(params, momentum, 0.0, params)
+    g = TANH.group.sample(jax.random.key(3))
+    moved = apply_to_state(TANH.group, g, state)
+    expected = TANH.group.act(g, momentum)
+    for k in momentum:
+        np.testing.assert_array_equal(moved.momentum[k], expected[k], err_msg=k)
+    assert not np.array_equal(moved.momentum["W0"], momentum["W0"])  # g is not the identity
+
+
+def test_resume_gives_the_draws_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    reference = _run(orbit_moves=True)
+    real, calls = ckpt_module.write_block, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(ckpt_module, "write_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(orbit_moves=True, checkpoint=tmp_path / "run")
+    monkeypatch.setattr(ckpt_module, "write_block", real)
+    resumed = _run(orbit_moves=True, checkpoint=tmp_path / "run", resume=True)
+    for k, v in reference.draws.items():
+        np.testing.assert_array_equal(resumed.draws[k], v, err_msg=k)
+    np.testing.assert_array_equal(resumed.sample_stats["lp"], reference.sample_stats["lp"])
+
+
+def test_vmap_layout_agrees_with_sequential_within_rounding():
+    # Fixed L and step size: the same arithmetic, vectorised; 24 transitions keep rounding tiny.
+    fixed = dict(kernel=MCLMC(thinning=2, L=1.0, step_size=0.1), num_warmup=0)
+    seq, vec = _run(chain_layout="sequential", **fixed), _run(chain_layout="vmap", **fixed)
+    for k, v in seq.draws.items():
+        np.testing.assert_allclose(vec.draws[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+    # With tuning the adapted step sizes pass rounding on (measured: draws apart by <= 3e-3).
+    seq, vec = _run(chain_layout="sequential"), _run(chain_layout="vmap")
+    for k, v in seq.draws.items():
+        np.testing.assert_allclose(vec.draws[k], v, rtol=0, atol=2e-2, err_msg=k)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "fragment"),
+    [
+        (MCLMC(L=100.0, step_size=1e-6), "chain 0: MCLMC tuning froze"),
+        (MCLMC(L=1.0, step_size=3.0), "chain 0: MCLMC energy error"),
+    ],
+)
+def test_tuning_problems_are_noted_per_chain(kernel, fragment):
+    post = _run(kernel=kernel, num_warmup=0)
+    notes = post.attrs.get("notes", [])
+    assert any(n.startswith(fragment) for n in notes), notes
+    assert any(n.startswith("chain 1:") for n in notes), notes
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: MCLMC(thinning=0), "thinning"),
+        (lambda: MCLMC(thinning=1.5), "thinning"),
+        (lambda: MCLMC(L=0.0), "L"),
+        (lambda: MCLMC(L=-1.0), "L"),
+        (lambda: MCLMC(step_size=0.0), "step_size"),
+        (lambda: MCLMC(desired_energy_var=-1.0), "desired_energy_var"),
+        (lambda: _run(kernel="mclmcx"), "kernel"),
+    ],
+)
+def test_bad_settings_raise_one_line_errors_naming_the_argument(make, match):
+    with pytest.raises(ValueError, match=match) as err:
+        make()
+    assert "\n" not in str(err.value)
