@@ -42,9 +42,9 @@ CHILD = textwrap.dedent("""
     arrays = {}
     for name, kw in runs.items():
         t0 = time.perf_counter()
+        kw = {"kernel": symbnn.samplers.HMC(num_integration_steps=8), **kw}
         post = symbnn.sample(model, x, y, rng_key=jax.random.key(11), num_chains=3,
-                             num_warmup=10, num_draws=8, progress=False,
-                             kernel=symbnn.samplers.HMC(num_integration_steps=8), **kw)
+                             num_warmup=10, num_draws=8, progress=False, **kw)
         assert post.attrs["chain_layout"] == kw["chain_layout"]
         arrays.update({f"{name}/{k}": v for k, v in post.draws.items()})
         arrays.update({f"{name}/stats/{k}": v for k, v in post.sample_stats.items()})
@@ -58,6 +58,8 @@ RUNS = {
     "shard": {"chain_layout": "shard"},  # 3 chains on 2 devices: padded to 4
     # batches of 2 chains (the second padded) and blocks of 4 draws instead of one block of 8
     "batched": {"chain_layout": "sequential", "chain_batch_size": 2, "block_size": 4},
+    "mclmc_sequential": {"chain_layout": "sequential", "kernel": "mclmc"},
+    "mclmc_shard": {"chain_layout": "shard", "kernel": "mclmc"},
 }
 
 
@@ -89,6 +91,13 @@ def test_shard_on_two_devices_equals_sequential(two_device_runs):
     seq, shard = two_device_runs["sequential"], two_device_runs["shard"]
     assert str(shard["layout"]) == "shard"
     assert _values(seq).keys() == _values(shard).keys()
+    for k, v in _values(seq).items():
+        np.testing.assert_array_equal(shard[k], v, err_msg=k)
+
+
+def test_mclmc_shard_on_two_devices_equals_sequential(two_device_runs):
+    seq, shard = two_device_runs["mclmc_sequential"], two_device_runs["mclmc_shard"]
+    assert "stats/energy_change" in seq  # the MCLMC runs did run MCLMC
     for k, v in _values(seq).items():
         np.testing.assert_array_equal(shard[k], v, err_msg=k)
 
