@@ -65,7 +65,7 @@ def run_worker(script: str | Path, config: dict, *, timeout_s: float | None = No
 
 def write_worker_result(config: dict, result: dict) -> None:
     """Write a worker's result where :func:`run_worker` expects it."""
-    Path(config["result_path"]).write_text(json.dumps(to_jsonable(result)))
+    write_json(config["result_path"], result)
 
 
 class CompileClock:
@@ -146,27 +146,11 @@ def machine_info() -> dict:
     }
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Numpy scalars and arrays to plain Python, recursively; non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
-
-
 def write_json(path: str | Path, obj: dict) -> Path:
-    """Write ``obj`` as indented JSON (creating the folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(obj), indent=2) + "\n")
-    return path
+    """:func:`symbnn.runs.write_json`, imported late: workers must set their devices first."""
+    from symbnn.runs import write_json as write
+
+    return write(path, obj)
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:

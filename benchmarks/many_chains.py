@@ -47,18 +47,6 @@ LAYOUTS = ("vmap", "sequential", "shard")
 
 
 # ------------------------------------------------------------------ worker side
-def test_lppd(log_lik: np.ndarray) -> tuple[float, float]:
-    """Mean and standard error over test points of the log pointwise predictive density.
-
-    ``log_lik`` has shape (chain, draw, n_test); every (chain, draw) is one posterior draw.
-    """
-    from scipy.special import logsumexp
-
-    ll = log_lik.reshape((-1, log_lik.shape[-1]))
-    pointwise = logsumexp(ll, axis=0) - np.log(ll.shape[0])
-    return float(pointwise.mean()), float(pointwise.std() / np.sqrt(pointwise.size))
-
-
 def worker(config: dict) -> None:
     """Run one configuration in this (fresh) process and write its result."""
     from _common import set_host_devices
@@ -69,7 +57,7 @@ def worker(config: dict) -> None:
 
     clock = CompileClock()
     import symbnn
-    from symbnn import MLP
+    from symbnn import MLP, diagnostics
     from symbnn.datasets import load
     from symbnn.models import bnn
     from symbnn.posterior import Posterior
@@ -101,7 +89,7 @@ def worker(config: dict) -> None:
         post = Posterior.from_numpyro(model, mcmc, x, y)
     result.update(wall_s=wall, cpu_s=cpu, **clock.snapshot())
     ll = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
-    lppd, se = test_lppd(ll)
+    lppd, se, _ = diagnostics.lppd(ll)
     stats = post.sample_stats
     steps = stats.get("num_integration_steps", stats.get("num_steps"))
     result.update(lppd=lppd, lppd_se=se, num_draws_total=int(np.prod(ll.shape[:2])),

@@ -41,7 +41,6 @@ from _common import (
     write_json,
     write_worker_result,
 )
-from many_chains import test_lppd
 
 from symbnn.cli import count
 
@@ -72,20 +71,6 @@ SETTING_KEYS = ("dataset", "net", "mode", "num_chains", "num_draws", "num_warmup
 
 
 # ------------------------------------------------------------------ worker side
-def lppd_curve(log_lik: np.ndarray) -> dict[str, list[float]]:
-    """Test LPPD (and its se) of the first S draws for S = 1, 2, 4, ... and all of them.
-
-    ``log_lik`` is (chain, draw, n_test); draws are taken chain by chain. Shows how far an LPPD
-    from fewer chains than the protocol's 1274 may still be from its limit (the estimate grows
-    with S on average: the log of a mean of more predictive densities).
-    """
-    flat = log_lik.reshape((-1, 1, log_lik.shape[-1]))
-    total = flat.shape[0]
-    sizes = sorted({2**k for k in range(int(np.log2(total)) + 1)} | {total})
-    pairs = [test_lppd(flat[:size]) for size in sizes]
-    return {"num_draws": sizes, "lppd": [p[0] for p in pairs], "lppd_se": [p[1] for p in pairs]}
-
-
 def worker(config: dict) -> None:
     """Sample one cell in this (fresh) process and write its result."""
     from _common import set_host_devices
@@ -96,7 +81,7 @@ def worker(config: dict) -> None:
 
     clock = CompileClock()
     import symbnn
-    from symbnn import MLP
+    from symbnn import MLP, diagnostics
     from symbnn.datasets import load
     from symbnn.models import bnn
 
@@ -113,7 +98,7 @@ def worker(config: dict) -> None:
                          resume=config.get("checkpoint") is not None)
     wall = time.perf_counter() - t0
     ll = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
-    lppd, se = test_lppd(ll)
+    lppd, se, _ = diagnostics.lppd(ll)
     stats = post.sample_stats
     steps = np.asarray(stats["num_integration_steps"])
     write_worker_result(config, {
@@ -121,7 +106,7 @@ def worker(config: dict) -> None:
         "num_train": int(x.shape[0]), "num_test": int(data.x_test.shape[0]),
         "num_parameters": int(mlp.num_params) + 1,
         "lppd": lppd, "lppd_se": se, "num_draws_total": int(np.prod(ll.shape[:2])),
-        "lppd_by_num_draws": lppd_curve(np.asarray(ll)),
+        "lppd_by_num_draws": diagnostics.lppd_curve(ll),
         "divergences": int(np.sum(stats["diverging"])),
         "warmup_divergences": int(np.sum(post.attrs.get("warmup_divergences", 0))),
         "mean_leapfrog": float(steps.mean()), "max_leapfrog": int(steps.max()),

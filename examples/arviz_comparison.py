@@ -33,7 +33,6 @@ from pathlib import Path
 import arviz_stats
 import jax
 import numpy as np
-from scipy.special import logsumexp
 
 import symbnn
 from symbnn import diagnostics
@@ -65,13 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.priors[0] == args.priors[1]:
         parser.error("--priors must name two different priors")
     return args
-
-
-def test_lppd(post, x, y) -> float:
-    """Mean log pointwise predictive density of held-out rows."""
-    ll = post.log_likelihood(x, y)
-    num = ll.shape[0] * ll.shape[1]
-    return float(np.mean(logsumexp(ll.reshape(num, -1), axis=0) - np.log(num)))
 
 
 def arviz_plots_figures(cmp, loos: dict, canon_trees: dict, out: Path) -> list[str]:
@@ -136,7 +128,7 @@ def main(argv=None) -> int:
         posts[name] = post
         trees[name] = post.to_datatree()
         canon_trees[name] = post.canonical().to_datatree(log_likelihood=False)
-        lppd[name] = test_lppd(post, x_test, y_test)
+        lppd[name] = post.lppd(x_test, y_test).mean
         summ = diagnostics.summary(post, x=x_test, aligned=False)
         rhat = summ.table.loc[["canonical", "predictive"], "max_rhat"].to_numpy()
         print(f"   max R-hat canonical {rhat[0]:.3f}, predictive {rhat[1]:.3f}; "

@@ -34,7 +34,6 @@ from pathlib import Path
 import jax
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.special import logsumexp
 
 import symbnn
 from symbnn import diagnostics
@@ -123,9 +122,7 @@ def main(argv=None) -> int:
     prob = post.predict(x_test)  # (chain, draw, n, K)
     bma = prob.reshape(-1, *prob.shape[2:]).mean(0)
     per_chain = prob.mean(1)
-    ll = post.log_likelihood(x_test, y_test)
-    num = ll.shape[0] * ll.shape[1]
-    lppd = float(np.mean(logsumexp(ll.reshape(num, -1), 0) - np.log(num)))
+    lppd = post.lppd(x_test, y_test).mean
     print("\n== test set")
     print(f"accuracy of the BMA: {np.mean(bma.argmax(-1) == y_test):.3f}; mean log predictive "
           f"density: {lppd:.3f} (chance: {-np.log(num_classes):.3f})")

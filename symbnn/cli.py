@@ -19,19 +19,31 @@ exit code 2; ``symbnn --traceback ...`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import math
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from symbnn.nets import ACTIVATIONS
+from symbnn.runs import (
+    DATA,
+    OCCUPANCY_PLOT,
+    PLOTS,
+    POSTERIOR,
+    PREDICTIVE_PLOT,
+    RANK_PLOT,
+    RUN,
+    SUMMARY,
+    Run,
+    describe_data,
+    open_run,
+    write_json,
+    write_run,
+)
 from symbnn.samplers import INITS, KERNELS, LAYOUTS, SPACES, CheckpointError
 
 __all__ = ["main"]
@@ -44,8 +56,6 @@ symmetries. Example:
   symbnn diagnose runs/sin
   symbnn compare runs/sin runs/sin-full
 """
-POSTERIOR, RUN, DATA, SUMMARY = "posterior.nc", "run.json", "data.npz", "summary.json"
-RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT = "rank.png", "occupancy.png", "predictive.png"
 STANDARDIZE = ("train", "all", "none")
 TASKS = ("regression", "classification")
 
@@ -196,79 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-# ------------------------------------------------------------------ run folders
-@dataclasses.dataclass(frozen=True)
-class _Run:
-    folder: Path
-    post: Any
-    meta: dict
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def eval_inputs(self) -> tuple[np.ndarray, str]:
-        """Inputs for function-space diagnostics: the test rows, else the training rows."""
-        return (self.x_test, "test") if len(self.x_test) else (self.post.x, "training")
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None  # JSON has no NaN or infinity
-    return str(obj) if isinstance(obj, Path) else obj
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def _describe_data(data) -> dict:
-    st = data.standardizer
-    stats = None if st is None else {"x_mean": st.x_mean, "x_std": st.x_std,
-                                     "y_mean": st.y_mean, "y_std": st.y_std}
-    return {"name": data.name, "task": data.task, "num_classes": data.num_classes,
-            "num_train": data.num_train, "num_test": data.num_test,
-            "in_features": data.in_features, "standardizer": stats}
-
-
-def _open_run(path: str) -> _Run:
-    import symbnn
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"run folder {folder} does not exist")
-    missing = [n for n in (POSTERIOR, RUN, DATA) if not (folder / n).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{folder} is not a symbnn run folder (missing "
-                                f"{', '.join(missing)}); create one with 'symbnn fit'")
-    try:
-        meta = json.loads((folder / RUN).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{folder / RUN}: not valid JSON ({err})") from None
-    with np.load(folder / DATA) as data:
-        x_test, y_test = data["x_test"], data["y_test"]
-    return _Run(folder, symbnn.load(folder / POSTERIOR), meta, x_test, y_test)
-
-
 def _test_metrics(post, x: np.ndarray, y: np.ndarray) -> dict:
     """Log pointwise predictive density and RMSE or accuracy of the posterior mean."""
-    from scipy.special import logsumexp
-
     if len(x) == 0:
         return {}
-    ll = post.log_likelihood(x, y)
-    num = ll.shape[0] * ll.shape[1]
-    lppd = logsumexp(ll.reshape(num, -1), axis=0) - np.log(num)
+    num = post.num_chains * post.num_draws
     mean = post.predict(x).reshape(num, len(x), -1).mean(0)
-    out = {"num_rows": len(x), "lppd": float(lppd.mean())}
+    out = {"num_rows": len(x), "lppd": post.lppd(x, y).mean}
     if post.mlp.output == "regression":
         out["rmse"] = float(np.sqrt(np.mean((mean[:, 0] - y) ** 2)))
     else:
@@ -277,7 +221,7 @@ def _test_metrics(post, x: np.ndarray, y: np.ndarray) -> dict:
     return out
 
 
-def _plots(run: _Run, occupancy) -> list[str]:
+def _plots(run: Run, occupancy) -> list[str]:
     """Write the PNG plots into the run folder; returns their file names."""
     from symbnn import diagnostics
 
@@ -292,12 +236,12 @@ def _plots(run: _Run, occupancy) -> list[str]:
         files.append(diagnostics.plot_predictive(post, grid, folder / PREDICTIVE_PLOT,
                                                  x_data=post.x, y_data=post.y))
     names = [Path(f).name for f in files]
-    for stale in {RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT} - set(names):
+    for stale in set(PLOTS) - set(names):
         (folder / stale).unlink(missing_ok=True)  # left by an earlier diagnose
     return names
 
 
-def _diagnose_run(run: _Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
+def _diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     from tqdm.auto import tqdm
 
     from symbnn import diagnostics
@@ -353,7 +297,7 @@ def _diagnose_run(run: _Run, *, plots: bool, progress: bool) -> tuple[dict, str]
     return result, "\n".join(lines)
 
 
-def _compare_runs(run_a: _Run, run_b: _Run) -> tuple[dict, str]:
+def _compare_runs(run_a: Run, run_b: Run) -> tuple[dict, str]:
     from symbnn import diagnostics
 
     a, b = run_a.post, run_b.post
@@ -472,18 +416,13 @@ def _fit(args) -> None:
         message = str(err).replace("resume=True", "--resume")
         raise CheckpointError(f"argument --checkpoint: {message}") from err
     t2 = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in (SUMMARY, RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT):  # of a replaced run
-        (out / stale).unlink(missing_ok=True)
     post.attrs["data"] = data.name
-    post.save(out / POSTERIOR)
-    np.savez(out / DATA, x_test=data.x_test, y_test=data.y_test)
     options = {k: v for k, v in vars(args).items() if k not in ("handler", "traceback", "argv")}
     meta = {
         "symbnn_version": symbnn.__version__,
         "command": "symbnn " + shlex.join(args.argv),
         "arguments": options,
-        "data": _describe_data(data),
+        "data": describe_data(data),
         "model": {"sizes": list(mlp.sizes), "activation": mlp.activation, "output": mlp.output,
                   "num_params": mlp.num_params, "log_orbit_size": symbnn.log_orbit_size(mlp),
                   "prior_scale": args.prior_scale},
@@ -492,7 +431,7 @@ def _fit(args) -> None:
                     **{k: v for k, v in post.attrs.items() if k.endswith("_s")},
                     "save_s": time.perf_counter() - t2},
     }
-    _write_json(out / RUN, meta)
+    write_run(out, post, data, meta)
     _info(args, f"symbnn fit: wrote {out / POSTERIOR}, {out / RUN} and {out / DATA} "
                 f"(sampling took {t2 - t1:.1f} s)")
     if not args.no_diagnose:
@@ -501,21 +440,21 @@ def _fit(args) -> None:
 
 
 def _diagnose(args) -> None:
-    run = _open_run(args.run_dir)
+    run = open_run(args.run_dir)
     result, text = _diagnose_run(run, plots=not args.no_plots, progress=not args.quiet)
-    _write_json(run.folder / SUMMARY, result)
+    write_json(run.folder / SUMMARY, result)
     print(text, flush=True)
     _info(args, f"symbnn diagnose: wrote {run.folder / SUMMARY}"
                 + "".join(f", {run.folder / p}" for p in result["plots"]))
 
 
 def _compare(args) -> None:
-    run_a, run_b = _open_run(args.run_a), _open_run(args.run_b)
+    run_a, run_b = open_run(args.run_a), open_run(args.run_b)
     _info(args, f"symbnn compare: {run_a.folder} vs {run_b.folder}")
     result, text = _compare_runs(run_a, run_b)
     print(text, flush=True)
     if args.out is not None:
-        _write_json(Path(args.out), result)
+        write_json(Path(args.out), result)
         _info(args, f"symbnn compare: wrote {args.out}")
 
 

@@ -205,6 +205,15 @@ class Posterior:
         samples = {k: jnp.asarray(v) for k, v in self.draws.items()}
         return np.asarray(_log_likelihood(self.model, samples, jnp.asarray(x), jnp.asarray(y)))
 
+    def lppd(self, x, y):
+        """Test log pointwise predictive density of ``(x, y)``: mean, se and pointwise values.
+
+        Every (chain, draw) counts as one draw (see :func:`symbnn.diagnostics.lppd`).
+        """
+        from symbnn.diagnostics.lppd import lppd
+
+        return lppd(self.log_likelihood(x, y))
+
     # ----------------------------------------------------------------- arviz
     def to_datatree(self, *, log_likelihood: bool = True):
         """An arviz (>= 1.0) DataTree: posterior, sample_stats, log_likelihood, observed_data."""

@@ -116,19 +116,6 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     assert before == after
 
 
-def test_lppd_curve_takes_leading_draws_chain_by_chain(rt):
-    rng = np.random.default_rng(1)
-    ll = rng.normal(-1.0, 0.5, size=(3, 2, 5))  # 6 draws
-    curve = rt.lppd_curve(ll)
-    assert curve["num_draws"] == [1, 2, 4, 6]
-    flat = ll.reshape(6, 5)
-    assert math.isclose(curve["lppd"][0], flat[0].mean())
-    assert math.isclose(curve["lppd_se"][0], flat[0].std() / math.sqrt(5))
-    expected = np.log(np.exp(flat[:4]).mean(axis=0)).mean()
-    assert math.isclose(curve["lppd"][2], expected, rel_tol=1e-12)
-    assert math.isclose(curve["lppd"][-1], rt.test_lppd(ll)[0])
-
-
 @pytest.mark.parametrize("argv", [["--num-draws", "0"], ["--num-warmup", "-1"], ["--devices", "0"]])
 def test_bad_sizes_exit_2_naming_the_argument(rt, argv, capsys):
     with pytest.raises(SystemExit) as exc:

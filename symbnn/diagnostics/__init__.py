@@ -15,6 +15,7 @@ from symbnn.diagnostics.convergence import (
     orbit_members_visited,
     summary,
 )
+from symbnn.diagnostics.lppd import LPPD, lppd, lppd_curve
 from symbnn.diagnostics.modes import Modes, chains_needed, count_modes, mode_weights
 from symbnn.diagnostics.orbits import (
     InvarianceResult,
@@ -31,6 +32,7 @@ __all__ = [
     "VERDICT_UNRESOLVED",
     "Comparison",
     "InvarianceResult",
+    "LPPD",
     "Modes",
     "OccupancyResult",
     "Summary",
@@ -39,6 +41,8 @@ __all__ = [
     "compare",
     "count_modes",
     "energy_mmd_test",
+    "lppd",
+    "lppd_curve",
     "mode_weights",
     "orbit_members_visited",
     "orbit_occupancy",
