@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symbnn.nets import MLP
-from symbnn.symmetry import make_group
+from symbnn.symmetry import batched
 from symbnn.types import PRNGKey
 
 __all__ = ["Posterior", "load", "model_from_config", "model_to_config"]
@@ -55,38 +55,6 @@ def model_to_config(model) -> str:
 def model_from_config(config: str):
     """Rebuild a model from :func:`model_to_config`'s JSON."""
     return _decode(json.loads(config))
-
-
-def _flat_map(fn, tree: dict, *extra, lead: int = 2) -> dict:
-    """Apply a jitted batch function to every (chain, draw) entry of a dict of arrays.
-
-    ``fn(flat_tree, *extra)`` sees the (chain, draw) axes merged into one leading axis.
-    """
-    shape = next(iter(tree.values())).shape[:lead]
-    flat = {k: jnp.asarray(v).reshape((-1, *v.shape[lead:])) for k, v in tree.items()}
-    out = fn(flat, *extra)
-    return jax.tree.map(lambda a: np.asarray(a).reshape((*shape, *a.shape[1:])), out)
-
-
-# Jitted batch functions, one per group spec or network (hashable): repeated calls of the
-# Posterior methods reuse the compiled code instead of tracing a fresh closure each time.
-@functools.lru_cache(maxsize=32)
-def _canonical_fn(spec):
-    group = make_group(spec)
-    return jax.jit(jax.vmap(lambda p: group.canonicalize(p)[0]))
-
-
-@functools.lru_cache(maxsize=32)
-def _symmetrize_fn(spec):
-    group = make_group(spec)
-    return jax.jit(jax.vmap(lambda k, p: group.act(group.sample(k), p)))
-
-
-@functools.lru_cache(maxsize=32)
-def _predict_fn(mlp: MLP):
-    from symbnn.models import predict
-
-    return jax.jit(jax.vmap(lambda p, x: predict(mlp, p, x), in_axes=(0, None)))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -165,7 +133,7 @@ class Posterior:
         """The draws mapped to their hard canonical form (same chains and draws)."""
         self._check_symmetric("canonical")
         group = group or self.group
-        canon = _flat_map(_canonical_fn(group.spec), self.params)
+        canon, _ = batched.canonicalize(group.spec, self.params)
         return self._with_params(canon, canonical=True)
 
     def symmetrized(self, rng_key: PRNGKey, group=None) -> Posterior:
@@ -180,12 +148,7 @@ class Posterior:
         group = group or self.group
         if not group.spec.finite:
             raise ValueError("symmetrized needs a finite group (permutations and sign flips)")
-        params = self.params
-        n = self.num_chains * self.num_draws
-        keys = jax.random.split(rng_key, n)  # typed keys (n,) or legacy uint32 keys (n, 2)
-        flat = {k: jnp.asarray(v).reshape((n, *v.shape[2:])) for k, v in params.items()}
-        out = _symmetrize_fn(group.spec)(keys, flat)
-        out = {k: np.asarray(v).reshape(params[k].shape) for k, v in out.items()}
+        out = batched.symmetrize(group.spec, rng_key, self.params)
         post = self._with_params(out, symmetrized=True)
         if getattr(self.model, "reparam", None) == "constrained":
             post.model = dataclasses.replace(self.model, reparam=None)
@@ -194,7 +157,9 @@ class Posterior:
     # ------------------------------------------------------------ predictions
     def predict(self, x) -> np.ndarray:
         """Predictive network outputs (chain, draw, n, out): regression means or probabilities."""
-        return _flat_map(_predict_fn(self.mlp), self.params, jnp.asarray(x))
+        from symbnn.models import predict_draws
+
+        return predict_draws(self.mlp, self.params, x)
 
     def log_likelihood(self, x=None, y=None) -> np.ndarray:
         """Pointwise log-likelihood (chain, draw, n) of ``(x, y)`` (default: the training data)."""

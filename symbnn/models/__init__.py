@@ -3,7 +3,7 @@
 from symbnn.models.asymmetric import WAsymmetric
 from symbnn.models.bnn import REPARAMS, BNNModel, bnn
 from symbnn.models.data import validate_data
-from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, predict
+from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, predict, predict_draws
 from symbnn.models.priors import FanInNormalPrior, NormalPrior
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "WAsymmetric",
     "bnn",
     "predict",
+    "predict_draws",
     "validate_data",
 ]

@@ -8,9 +8,12 @@ cost ``num_draws * n * out_features`` floats without asking; :func:`predict` rec
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
@@ -140,3 +143,18 @@ def predict(mlp: MLP, params: Params, x: Array) -> Array:
     if mlp.out_features == 1:
         return jax.nn.sigmoid(out)
     return jax.nn.softmax(out, axis=-1)
+
+
+@functools.cache
+def _predict_batch(mlp: MLP):
+    return jax.jit(jax.vmap(lambda p, x: predict(mlp, p, x), in_axes=(0, None)))
+
+
+def predict_draws(mlp: MLP, params, x, *, lead: int = 2) -> np.ndarray:
+    """:func:`predict` for every draw of ``params`` (``lead`` leading axes, e.g. (chain, draw)).
+
+    Returns a numpy array ``(*lead_axes, n, out)``; one compiled program per network.
+    """
+    from symbnn.symmetry.batched import over_draws
+
+    return over_draws(_predict_batch(mlp), params, jnp.asarray(x), lead=lead)

@@ -28,6 +28,7 @@ from symbnn.samplers.kernels import Kernel, resolve_kernel
 from symbnn.samplers.layouts import batched, resolve_layout
 from symbnn.samplers.orbit import with_move
 from symbnn.samplers.spaces import Space, resolve_space
+from symbnn.symmetry.batched import over_draws
 
 __all__ = ["sample"]
 
@@ -317,7 +318,4 @@ def _constrain_program(bridge: Bridge):
 
 
 def _constrain(bridge: Bridge, positions: dict, x, y) -> dict:
-    lead = next(iter(positions.values())).shape[:2]
-    flat = jax.tree.map(lambda a: a.reshape((-1, *a.shape[2:])), positions)
-    sites = _constrain_program(bridge)(flat, x, y)
-    return {k: np.asarray(v).reshape((*lead, *v.shape[1:])) for k, v in sites.items()}
+    return over_draws(_constrain_program(bridge), positions, x, y)

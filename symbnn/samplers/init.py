@@ -19,6 +19,7 @@ import optax
 from numpyro.infer.util import log_likelihood
 
 from symbnn.samplers.bridge import Bridge, prior_sites
+from symbnn.symmetry.batched import canonicalize_batch
 from symbnn.types import PRNGKey
 
 __all__ = ["INITS", "initial_positions"]
@@ -29,7 +30,7 @@ INITS = ("prior", "map", "ensemble")
 def _canonical_sites(group, sites: dict) -> dict:
     names = group.spec.mlp.param_names
     net = {k: sites[k] for k in names}
-    canon = jax.jit(jax.vmap(lambda p: group.canonicalize(p)[0]))(net)
+    canon, _ = canonicalize_batch(group, net)
     return {**sites, **canon}
 
 

@@ -1,5 +1,6 @@
 """Symmetry groups acting on MLP parameters, and canonical forms."""
 
+from symbnn.symmetry import batched
 from symbnn.symmetry.align import align
 from symbnn.symmetry.base import Group, GroupElement, GroupSpec
 from symbnn.symmetry.groups import (
@@ -20,6 +21,7 @@ __all__ = [
     "GroupElement",
     "GroupSpec",
     "align",
+    "batched",
     "log_orbit_size",
     "logit_shifts",
     "make_group",
