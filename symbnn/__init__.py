@@ -4,7 +4,7 @@ from symbnn import datasets, diagnostics, models, samplers, symmetry
 from symbnn.nets import MLP
 from symbnn.posterior import Posterior, load
 from symbnn.samplers import sample
-from symbnn.symmetry import log_orbit_size, symmetry_of
+from symbnn.symmetry import symmetry_of
 
 __version__ = "0.1.0"
 
@@ -14,7 +14,6 @@ __all__ = [
     "datasets",
     "diagnostics",
     "load",
-    "log_orbit_size",
     "models",
     "sample",
     "samplers",

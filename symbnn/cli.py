@@ -399,8 +399,9 @@ def _fit(args) -> None:
     mlp = symbnn.MLP(data.in_features, args.widths, data.out_features,
                      activation=args.activation, output=data.task)
     model = bnn(mlp, prior=NormalPrior(args.prior_scale))
+    log_size = symbnn.symmetry_of(mlp, finite=True).log_size
     _info(args, f"symbnn fit: {data!r}; net {'-'.join(map(str, mlp.sizes))} {mlp.activation}, "
-                f"{mlp.num_params} parameters, |G| = exp({symbnn.log_orbit_size(mlp):.1f}); "
+                f"{mlp.num_params} parameters, |G| = exp({log_size:.1f}); "
                 f"{args.chains} chains x ({args.warmup} warm-up + {args.draws} draws), "
                 f"{args.kernel} on the {args.space} space")
     t1 = time.perf_counter()
@@ -424,7 +425,7 @@ def _fit(args) -> None:
         "arguments": options,
         "data": describe_data(data),
         "model": {"sizes": list(mlp.sizes), "activation": mlp.activation, "output": mlp.output,
-                  "num_params": mlp.num_params, "log_orbit_size": symbnn.log_orbit_size(mlp),
+                  "num_params": mlp.num_params, "log_orbit_size": log_size,
                   "prior_scale": args.prior_scale},
         "platform": {"jax_backend": jax.default_backend(), "num_devices": jax.device_count()},
         "timings": {"load_s": t1 - t0, "sample_s": t2 - t1,

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbnn.nets import MLP, ODD_ACTIVATIONS
+from symbnn.nets import MLP
 from symbnn.symmetry import Group, GroupSpec, align, make_group, symmetry_of
 
 __all__ = [
@@ -78,8 +78,7 @@ class Draws:
 
 def default_group(mlp: MLP) -> Group:
     """The finite symmetry group of ``mlp``: permutations, and sign flips for odd activations."""
-    kinds = ("permutation", "sign") if mlp.activation in ODD_ACTIVATIONS else ("permutation",)
-    return symmetry_of(mlp, kinds=kinds)
+    return symmetry_of(mlp, finite=True)
 
 
 def _leading(name: str, key: str, value, shape: tuple[int, int] | None) -> np.ndarray:

@@ -88,7 +88,7 @@ class BNNModel:
     @property
     def group(self) -> Group:
         """The finite symmetry group of the network: permutations, plus sign flips if odd."""
-        return symmetry_of(self.mlp, kinds=_finite_kinds(self.mlp))
+        return symmetry_of(self.mlp, finite=True)
 
     def invariant_under(self, kind: str) -> bool:
         """Whether the prior is invariant under the symmetry ``kind`` (see the prior's method)."""
@@ -189,10 +189,6 @@ class BNNModel:
         self.likelihood.observe(self.mlp, out, y)
 
 
-def _finite_kinds(mlp: MLP) -> tuple[str, ...]:
-    return ("permutation", "sign") if mlp.activation in ODD_ACTIVATIONS else ("permutation",)
-
-
 def _check_components(mlp: MLP, prior, likelihood) -> None:
     if not isinstance(mlp, MLP):
         raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")
@@ -219,7 +215,7 @@ def _check_reparam(mlp: MLP, prior, reparam) -> None:
             "reparam='constrained' orders the hidden units by their bias, so it needs an MLP "
             "with use_bias=True"
         )
-    kinds = _finite_kinds(mlp)
+    kinds = symmetry_of(mlp, finite=True).spec.kinds
     broken = [k for k in kinds if not prior.invariant_under(k)]
     if broken:
         raise ValueError(

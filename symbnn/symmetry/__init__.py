@@ -5,7 +5,6 @@ from symbnn.symmetry.align import align
 from symbnn.symmetry.base import Group, GroupElement, GroupSpec
 from symbnn.symmetry.groups import (
     KINDS,
-    log_orbit_size,
     logit_shifts,
     make_group,
     permutations,
@@ -22,7 +21,6 @@ __all__ = [
     "GroupSpec",
     "align",
     "batched",
-    "log_orbit_size",
     "logit_shifts",
     "make_group",
     "permutations",

@@ -12,7 +12,6 @@ from symbnn.symmetry.canonical import canonicalize
 
 __all__ = [
     "KINDS",
-    "log_orbit_size",
     "logit_shifts",
     "make_group",
     "permutations",
@@ -159,7 +158,7 @@ def _check_kinds_available(mlp: MLP, kinds: tuple[str, ...]) -> None:
             raise ValueError(f"kinds asks for {kind!r}, which this network lacks: {why[kind]}")
 
 
-def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None) -> Group:
+def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None, *, finite: bool = False) -> Group:
     """The symmetry group of ``mlp``, derived from its activation and output.
 
     Parameters
@@ -170,8 +169,16 @@ def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None) -> Group:
         By default all that the network has: permutations always; sign flips for odd activations;
         scaling for positively homogeneous ones; logit shifts for softmax classification. Asking for
         one the network lacks raises a ValueError.
+    finite : bool
+        The finite part only: permutations, and sign flips for odd activations. This is the group
+        the samplers fold by, the diagnostics remove, and whose ``log_size`` is the log number of
+        copies of every mode (``sum_l log(h_l!) + h_l log 2`` for odd activations).
     """
     _check_mlp(mlp)
+    if finite:
+        if kinds is not None:
+            raise ValueError("pass either kinds=... or finite=True, not both")
+        kinds = ("permutation", "sign") if mlp.activation in ODD_ACTIVATIONS else ("permutation",)
     if kinds is None:
         kinds = ["permutation"]
         if mlp.activation in ODD_ACTIVATIONS:
@@ -194,14 +201,3 @@ def symmetry_of(mlp: MLP, kinds: tuple[str, ...] | None = None) -> Group:
             raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}")
         _check_kinds_available(mlp, kinds)
     return product(*(_FACTORIES[k](mlp) for k in kinds))
-
-
-def log_orbit_size(mlp: MLP) -> float:
-    """Log of the size of the finite part of the symmetry group of ``mlp``.
-
-    ``sum_l log(h_l!) + h_l log 2`` for odd activations, ``sum_l log(h_l!)`` otherwise. Continuous
-    symmetries (scaling, logit shifts) are not counted.
-    """
-    _check_mlp(mlp)
-    flip = mlp.activation in ODD_ACTIVATIONS
-    return _log_size(GroupSpec(mlp, permute=True, flip=flip))

@@ -20,7 +20,6 @@ from param_asserts import assert_close, assert_equal, check
 from symbnn.nets import ACTIVATIONS, HOMOGENEOUS_ACTIVATIONS, MLP, ODD_ACTIVATIONS
 from symbnn.symmetry import (
     Group,
-    log_orbit_size,
     logit_shifts,
     permutations,
     product,
@@ -212,13 +211,18 @@ def test_product_matches_symmetry_of():
         ("sigmoid", (), 0.0),
     ],
 )
-def test_log_orbit_size(activation, widths, expected):
+def test_finite_group_log_size(activation, widths, expected):
     mlp = MLP(2, widths, 3, activation, "classification")
-    assert log_orbit_size(mlp) == pytest.approx(expected, rel=1e-12)
-    discrete = symmetry_of(mlp, discrete_kinds(mlp))
-    assert discrete.log_size == pytest.approx(expected, rel=1e-12)
+    finite = symmetry_of(mlp, finite=True)
+    assert finite.log_size == pytest.approx(expected, rel=1e-12)
+    assert finite.spec == symmetry_of(mlp, discrete_kinds(mlp)).spec
     full = symmetry_of(mlp)
     assert full.log_size == (math.inf if not full.spec.finite else pytest.approx(expected))
+
+
+def test_finite_and_kinds_together_are_refused():
+    with pytest.raises(ValueError, match="either kinds=... or finite=True"):
+        symmetry_of(MLP(2, (3,), 1, "tanh"), ("permutation",), finite=True)
 
 
 # ---------------------------------------------------------------------------------- errors
