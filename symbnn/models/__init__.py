@@ -2,7 +2,7 @@
 
 from symbnn.models.asymmetric import WAsymmetric
 from symbnn.models.bnn import REPARAMS, BNNModel, bnn
-from symbnn.models.data import validate_data
+from symbnn.models.validation import validate_data
 from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, predict, predict_draws
 from symbnn.models.priors import FanInNormalPrior, NormalPrior
 
