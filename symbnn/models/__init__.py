@@ -2,9 +2,9 @@
 
 from symbnn.models.asymmetric import WAsymmetric
 from symbnn.models.bnn import REPARAMS, BNNModel, bnn
-from symbnn.models.validation import validate_data
 from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, predict, predict_draws
 from symbnn.models.priors import FanInNormalPrior, NormalPrior
+from symbnn.models.validation import validate_data
 
 __all__ = [
     "REPARAMS",

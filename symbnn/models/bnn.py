@@ -30,9 +30,9 @@ import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
 from symbnn.models.asymmetric import WAsymmetric, apply_pattern, pattern
-from symbnn.models.validation import check_shapes, is_concrete, validate_data
 from symbnn.models.likelihoods import Bernoulli, Categorical, Gaussian, default_likelihood
 from symbnn.models.priors import FanInNormalPrior, NormalPrior
+from symbnn.models.validation import check_shapes, is_concrete, validate_data
 from symbnn.nets import MLP, ODD_ACTIVATIONS
 from symbnn.symmetry import Group, symmetry_of
 from symbnn.types import Array, Params
