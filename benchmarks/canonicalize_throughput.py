@@ -1,7 +1,7 @@
 """Throughput of the hard canonical form and of align, against a scipy assignment loop.
 
 Network: a tanh MLP 1-16-16-16-1 (3x16, biases; group: permutations and sign flips). Two sets of
-draws, both ``--num-draws`` long:
+draws, both ``--draws`` long:
 
 * ``prior``: iid N(0, 1) draws, every one from a different mode (the hardest case for align);
 * ``posterior``: draws from one mode seen through the symmetry, i.e. a random group element applied
@@ -26,7 +26,7 @@ second call on the same draws). The script also checks that align and the peer a
 draws, and records align's recovery rate of planted permutations (and sign flips) for tanh and
 relu nets of widths 16 and 64. Usage::
 
-    python benchmarks/canonicalize_throughput.py [--num-draws 100000] [--out PATH]
+    python benchmarks/canonicalize_throughput.py [--draws 100000] [--out PATH]
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def recovery_rates(num_trials: int = 100) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--num-draws", type=int, default=100_000)
+    parser.add_argument("--draws", dest="num_draws", type=int, default=100_000)
     parser.add_argument("--num-peer-draws", type=int, default=2000,
                         help="draws the scipy loop runs (its rate is extrapolated)")
     parser.add_argument("--batch-size", type=int, default=32, help="align chunk size (lax.map)")

@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks/results/many_chains.json"))
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 64 chains x (200 warm-up + 1 draw), peer 32 chains")
-    parser.add_argument("--num-chains", type=int, default=None, help="default 1274")
-    parser.add_argument("--num-warmup", type=int, default=None, help="default 1024")
+    parser.add_argument("--chains", dest="num_chains", type=int, default=None, help="default 1274")
+    parser.add_argument("--warmup", dest="num_warmup", type=int, default=None, help="default 1024")
     parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument("--subset-layouts", nargs="*", choices=LAYOUTS, default=[],
                         help="symbnn layouts run on --peer-chains chains only (too slow for all)")

@@ -100,9 +100,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--widths", nargs="+", default=["16", "16,16"],
                         help="hidden widths per workload, e.g. 16 16,16")
     parser.add_argument("--num-train", type=int, default=100)
-    parser.add_argument("--num-chains", type=int, default=4)
-    parser.add_argument("--num-warmup", type=int, default=500)
-    parser.add_argument("--num-draws", type=int, default=500)
+    parser.add_argument("--chains", dest="num_chains", type=int, default=4)
+    parser.add_argument("--warmup", dest="num_warmup", type=int, default=500)
+    parser.add_argument("--draws", dest="num_draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 chains x (50 + 50)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks/results/orbit_moves.json"))

@@ -259,8 +259,10 @@ def main(argv: list[str] | None = None) -> dict:
                              f"draws, {QUICK['num_warmup']} warm-up steps")
     parser.add_argument("--chains", nargs="*", default=[], metavar="NET=COUNT",
                         help="chains of the many-chain mode per net (default 1274)")
-    parser.add_argument("--num-draws", type=count(1), default=None, help="one-chain draws (1274)")
-    parser.add_argument("--num-warmup", type=count(0), default=None, help="default 1024")
+    parser.add_argument("--draws", dest="num_draws", type=count(1), default=None,
+                        help="one-chain draws (1274)")
+    parser.add_argument("--warmup", dest="num_warmup", type=count(0), default=None,
+                        help="default 1024")
     parser.add_argument("--devices", type=count(1), default=2,
                         help="CPU devices of the many-chain runs (layout shard when > 1)")
     parser.add_argument("--checkpoint", action="store_true",

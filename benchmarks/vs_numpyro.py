@@ -197,9 +197,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="subset of configuration names (default: all)")
     parser.add_argument("--skip", nargs="*", default=[], metavar="WORKLOAD:CONFIG",
                         help="configurations to leave out of one workload")
-    parser.add_argument("--num-chains", type=int, default=4)
-    parser.add_argument("--num-warmup", type=int, default=None, help="overrides --size")
-    parser.add_argument("--num-draws", type=int, default=None, help="overrides --size")
+    parser.add_argument("--chains", dest="num_chains", type=int, default=4)
+    parser.add_argument("--warmup", dest="num_warmup", type=int, default=None,
+                        help="overrides --size")
+    parser.add_argument("--draws", dest="num_draws", type=int, default=None,
+                        help="overrides --size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--numpyro-progress-bar", action="store_true",
                         help="numpyro's default progress bar (a Python loop over steps); off by "

@@ -36,7 +36,7 @@ import numpy as np
 
 import symbnn
 from symbnn import diagnostics
-from symbnn.cli import count
+from symbnn.cli import count, widths
 from symbnn.models import FanInNormalPrior, NormalPrior, bnn
 
 PRIORS = {
@@ -51,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--chains", type=count(1), default=4, help="chains per prior")
     parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
     parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=count(1), default=4, help="hidden units (one tanh layer)")
+    parser.add_argument("--widths", type=widths, default="4",
+                        help="hidden units per tanh layer, e.g. 4 or 8,8")
     parser.add_argument("--num-train", type=count(1), default=80, help="training rows")
     parser.add_argument("--num-test", type=count(1), default=80, help="test rows")
     parser.add_argument("--priors", nargs=2, choices=list(PRIORS), default=["normal1", "normal0.3"],
@@ -111,9 +112,10 @@ def main(argv=None) -> int:
                                 num_test=args.num_test, standardize="train")
     x, y = data.x_train.astype(np.float32), data.y_train.astype(np.float32)
     x_test, y_test = data.x_test.astype(np.float32), data.y_test.astype(np.float32)
-    mlp = symbnn.MLP(1, (args.width,), 1, activation="tanh", output="regression")
+    mlp = symbnn.MLP(1, args.widths, 1, activation="tanh", output="regression")
     print(f"== data: gap, {len(y)} training and {len(y_test)} test rows; network "
-          f"1-{args.width}-1 tanh; {args.chains} chains x ({args.warmup} warm-up + {args.draws} "
+          f"{'-'.join(map(str, mlp.sizes))} tanh; {args.chains} chains x "
+          f"({args.warmup} warm-up + {args.draws} "
           "draws) per prior, quotient space")
 
     posts, trees, canon_trees, loos, lppd = {}, {}, {}, {}, {}

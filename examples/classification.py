@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 import symbnn
 from symbnn import diagnostics
-from symbnn.cli import count
+from symbnn.cli import count, widths
 from symbnn.models import Categorical, bnn
 
 
@@ -47,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--chains", type=count(2), default=4, help="chains (at least 2)")
     parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
     parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=count(1), default=6, help="hidden units (one tanh layer)")
+    parser.add_argument("--widths", type=widths, default="6",
+                        help="hidden units per tanh layer, e.g. 4 or 8,8")
     parser.add_argument("--num-train", type=count(1), default=120, help="training rows")
     parser.add_argument("--num-test", type=count(1), default=200, help="test rows")
     parser.add_argument("--space", choices=["full", "quotient"], default="quotient")
@@ -107,10 +108,10 @@ def main(argv=None) -> int:
     x, y = data.x_train.astype(np.float32), data.y_train.astype(np.int32)
     x_test, y_test = data.x_test.astype(np.float32), data.y_test.astype(np.int32)
     num_classes = int(data.num_classes)
-    mlp = symbnn.MLP(2, (args.width,), num_classes, activation="tanh", output="classification")
+    mlp = symbnn.MLP(2, args.widths, num_classes, activation="tanh", output="classification")
     model = bnn(mlp, likelihood=Categorical())
     print(f"== data: {args.data}, {num_classes} classes, {len(y)} training and {len(y_test)} test "
-          f"rows; network 2-{args.width}-{num_classes} tanh, Categorical likelihood")
+          f"rows; network {'-'.join(map(str, mlp.sizes))} tanh, Categorical likelihood")
     print(f"== run: {args.chains} chains x ({args.warmup} warm-up + {args.draws} draws), "
           f"{args.space} space", flush=True)
     t0 = time.perf_counter()

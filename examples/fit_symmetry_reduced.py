@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 
 import symbnn
 from symbnn import diagnostics
-from symbnn.cli import count
+from symbnn.cli import count, widths
 from symbnn.models import bnn
 
 SPACES = ("full", "quotient", "constrained")
@@ -47,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--chains", type=count(2), default=4, help="chains per space")
     parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
     parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=count(1), default=3, help="hidden units (one tanh layer)")
+    parser.add_argument("--widths", type=widths, default="3",
+                        help="hidden units per tanh layer, e.g. 4 or 8,8")
     parser.add_argument("--num-train", type=count(1), default=60, help="training rows")
     parser.add_argument("--num-test", type=count(1), default=30, help="test rows")
     parser.add_argument("--seed", type=int, default=0)
@@ -136,9 +137,10 @@ def main(argv=None) -> int:
                                 num_test=args.num_test, standardize="train")
     x, y = data.x_train.astype(np.float32), data.y_train.astype(np.float32)
     x_test = data.x_test.astype(np.float32)
-    mlp = symbnn.MLP(1, (args.width,), 1, activation="tanh", output="regression")
+    mlp = symbnn.MLP(1, args.widths, 1, activation="tanh", output="regression")
     model = bnn(mlp)
-    print(f"== data: sinusoidal, {len(y)} training rows; network 1-{args.width}-1 tanh; "
+    print(f"== data: sinusoidal, {len(y)} training rows; network "
+          f"{'-'.join(map(str, mlp.sizes))} tanh; "
           f"|G| = {np.exp(model.group.log_size):.0f} copies of every mode")
     print(f"== budget per space: {args.chains} chains x ({args.warmup} warm-up + {args.draws} "
           "draws), NUTS, the same key")

@@ -34,7 +34,7 @@ import numpy as np
 
 import symbnn
 from symbnn import diagnostics
-from symbnn.cli import count
+from symbnn.cli import count, widths
 from symbnn.models import bnn
 
 SAMPLERS = {
@@ -49,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--chains", type=count(2), default=4, help="chains per sampler")
     parser.add_argument("--warmup", type=count(0), default=300, help="warm-up steps per chain")
     parser.add_argument("--draws", type=count(1), default=300, help="kept draws per chain")
-    parser.add_argument("--width", type=count(1), default=3, help="hidden units (one tanh layer)")
+    parser.add_argument("--widths", type=widths, default="3",
+                        help="hidden units per tanh layer, e.g. 4 or 8,8")
     parser.add_argument("--num-train", type=count(1), default=60, help="training rows")
     parser.add_argument("--num-test", type=count(1), default=30,
                         help="test rows (inputs of the predictive diagnostics)")
@@ -137,10 +138,10 @@ def main(argv=None) -> int:
                                 num_test=args.num_test, standardize="train")
     x, y = data.x_train.astype(np.float32), data.y_train.astype(np.float32)
     x_test, y_test = data.x_test.astype(np.float32), data.y_test.astype(np.float32)
-    mlp = symbnn.MLP(1, (args.width,), 1, activation="tanh", output="regression")
+    mlp = symbnn.MLP(1, args.widths, 1, activation="tanh", output="regression")
     model = bnn(mlp)
     print(f"== data: sinusoidal, {len(y)} training and {len(y_test)} test rows; network "
-          f"1-{args.width}-1 tanh, {mlp.num_params} parameters, log|G| = "
+          f"{'-'.join(map(str, mlp.sizes))} tanh, {mlp.num_params} parameters, log|G| = "
           f"{model.group.log_size:.2f} (|G| = {np.exp(model.group.log_size):.0f})")
 
     keys = dict(zip(SAMPLERS, jax.random.split(jax.random.PRNGKey(args.seed), len(SAMPLERS)),

@@ -114,7 +114,7 @@ _positive = _real(lambda v: math.isfinite(v) and v > 0, "a positive finite numbe
 _probability = _real(lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
 
 
-def _widths(text: str) -> tuple[int, ...]:
+def widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
     except ValueError:
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--standardize", choices=STANDARDIZE, default="train",
                    help="standardise with training, all, or no statistics")
     g = fit.add_argument_group("model")
-    g.add_argument("--widths", type=_widths, default="16,16", metavar="H1,H2,...",
+    g.add_argument("--widths", type=widths, default="16,16", metavar="H1,H2,...",
                    help="hidden units per layer")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh", metavar="NAME",
                    help=f"one of {', '.join(sorted(ACTIVATIONS))}")

@@ -124,7 +124,7 @@ def test_fit_symmetry_reduced(tmp_path, capsys):
 def test_arviz_comparison(tmp_path, capsys):
     # PSIS needs distinct draws in every chain's tail; 30 warm-up steps can leave a chain stuck,
     # so this run is a little longer than the others.
-    args = ["--chains", "2", "--warmup", "100", "--draws", "50", "--quiet", "--width", "3",
+    args = ["--chains", "2", "--warmup", "100", "--draws", "50", "--quiet", "--widths", "3",
             "--out", str(tmp_path)]
     out = run("arviz_comparison", args, capsys)
     assert_sections(out, ["DataTree groups", "PSIS-LOO, prior normal1", "PSIS-LOO, prior normal0.3",

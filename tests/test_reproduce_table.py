@@ -91,8 +91,8 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     np.savetxt(data / "sinusoidal.data", np.c_[x, np.sin(x) + 0.3 * rng.normal(size=30)])
     (data / "splits.json").write_text(json.dumps(
         {"sinusoidal": {"train": list(range(20)), "test": list(range(20, 30))}}))
-    argv = ["--datasets", "sinusoidal", "--nets", "f1", "--chains", "f1=2", "--num-draws", "3",
-            "--num-warmup", "5", "--devices", "1", "--data-dir", str(data),
+    argv = ["--datasets", "sinusoidal", "--nets", "f1", "--chains", "f1=2", "--draws", "3",
+            "--warmup", "5", "--devices", "1", "--data-dir", str(data),
             "--cell-dir", str(tmp_path / "cells"), "--out", str(tmp_path / "t.json")]
     report = rt.main(argv)
     rows = {r["mode"]: r for r in report["rows"]}
@@ -116,7 +116,7 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     assert before == after
 
 
-@pytest.mark.parametrize("argv", [["--num-draws", "0"], ["--num-warmup", "-1"], ["--devices", "0"]])
+@pytest.mark.parametrize("argv", [["--draws", "0"], ["--warmup", "-1"], ["--devices", "0"]])
 def test_bad_sizes_exit_2_naming_the_argument(rt, argv, capsys):
     with pytest.raises(SystemExit) as exc:
         rt.main(argv)
