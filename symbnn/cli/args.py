@@ -91,6 +91,15 @@ def widths(text: str) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------------ parser
+QUIET = ("--quiet", "no progress bars or status lines")
+
+
+def _switches(parser, *flags: tuple[str, str]) -> None:
+    """Add on/off flags given as (name, help) pairs."""
+    for name, text in flags:
+        parser.add_argument(name, action="store_true", help=text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``symbnn`` command."""
     parser = _Parser(prog="symbnn", description=DESCRIPTION,
@@ -143,16 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     g.add_argument("--checkpoint", metavar="DIR",
                    help="stream draws to DIR, so that an interrupted run can be resumed")
-    g.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
-    g.add_argument("--no-diagnose", action="store_true", help="skip the diagnose step")
-    g.add_argument("--no-plots", action="store_true", help="diagnose without PNG plots")
-    g.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    _switches(g, ("--resume", "continue the run in --checkpoint"),
+              ("--no-diagnose", "skip the diagnose step"),
+              ("--no-plots", "diagnose without PNG plots"), QUIET)
     fit.set_defaults(handler=commands.fit)
 
     diag = sub.add_parser("diagnose", help="R-hat/ESS before and after symmetry removal, plots")
     diag.add_argument("run_dir", metavar="RUN", help="a run folder written by 'symbnn fit'")
-    diag.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    diag.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    _switches(diag, ("--no-plots", "skip the PNG plots"), QUIET)
     diag.set_defaults(handler=commands.diagnose)
 
     comp = sub.add_parser("compare", help="compare two runs of the same model after symmetry "
@@ -160,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("run_a", metavar="RUN_A", help="a run folder (its test inputs are used)")
     comp.add_argument("run_b", metavar="RUN_B", help="a run of the same model and data")
     comp.add_argument("--out", metavar="FILE", help="also write the comparison as JSON")
-    comp.add_argument("--quiet", action="store_true", help="no status lines")
+    _switches(comp, ("--quiet", "no status lines"))
     comp.set_defaults(handler=commands.compare)
 
     data = sub.add_parser("datasets", help="list built-in data sets and tables in --data-dir")
