@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from symbnn.diagnostics import _adapt
+from symbnn.diagnostics import inputs
 from symbnn.nets import MLP
 from symbnn.symmetry import Group
 
@@ -241,22 +241,22 @@ def compare(
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     if max_draws < 2:
         raise ValueError(f"max_draws must be >= 2, got {max_draws}")
-    da = _adapt.as_draws(post_a, mlp=mlp, group=group, name="post_a")
-    db = _adapt.as_draws(post_b, mlp=mlp, group=group if group is not None else da.group,
+    da = inputs.as_draws(post_a, mlp=mlp, group=group, name="post_a")
+    db = inputs.as_draws(post_b, mlp=mlp, group=group if group is not None else da.group,
                          name="post_b")
     if da.mlp != db.mlp:
         raise ValueError(f"post_a and post_b must share the MLP, got {da.mlp} and {db.mlp}")
     if set(da.extras) != set(db.extras):
         raise ValueError(f"post_a and post_b must have the same extra sites, got "
                          f"{sorted(da.extras)} and {sorted(db.extras)}")
-    ca, _ = _adapt.canonical(da)
-    cb, _ = _adapt.canonical(db)
+    ca, _ = inputs.canonical(da)
+    cb, _ = inputs.canonical(db)
     if space == "aligned":
         ref = reference if reference is not None else {k: v[0, 0] for k, v in ca.items()}
-        ca, _ = _adapt.aligned(da, ref)
-        cb, _ = _adapt.aligned(db, ref)
-    fa, names_p = _adapt.flatten_params(da.mlp, ca)
-    fb, _ = _adapt.flatten_params(db.mlp, cb)
+        ca, _ = inputs.aligned(da, ref)
+        cb, _ = inputs.aligned(db, ref)
+    fa, names_p = inputs.flatten_params(da.mlp, ca)
+    fb, _ = inputs.flatten_params(db.mlp, cb)
     for key in sorted(da.extras):
         ea = np.asarray(da.extras[key], float)
         eb = np.asarray(db.extras[key], float)
@@ -271,7 +271,7 @@ def compare(
     )
     function = {}
     if x is not None:
-        function = _function_space(_adapt.predictions(da, x), _adapt.predictions(db, x), da.mlp)
+        function = _function_space(inputs.predictions(da, x), inputs.predictions(db, x), da.mlp)
     lls = log_likelihood
     if lls is None and x is not None and y is not None and da.log_likelihood_fn is not None \
             and db.log_likelihood_fn is not None:

@@ -18,7 +18,7 @@ import arviz_stats
 import numpy as np
 import pandas as pd
 
-from symbnn.diagnostics import _adapt
+from symbnn.diagnostics import inputs
 from symbnn.nets import MLP
 from symbnn.symmetry import Group
 
@@ -134,10 +134,10 @@ def orbit_members_visited(elements) -> np.ndarray:
     return np.array([len(np.unique(k, axis=0)) for k in keys])
 
 
-def _reference(draws: _adapt.Draws, canon: dict, reference) -> dict:
+def _reference(draws: inputs.Draws, canon: dict, reference) -> dict:
     if reference is not None:
         return reference
-    flat, _ = _adapt.flatten_params(draws.mlp, canon)
+    flat, _ = inputs.flatten_params(draws.mlp, canon)
     flat = flat.reshape(-1, flat.shape[-1])
     lp = draws.sample_stats.get("lp")
     if lp is None and "potential_energy" in draws.sample_stats:
@@ -209,23 +209,23 @@ def summary(
     """
     if not rhat_threshold > 1.0:
         raise ValueError(f"rhat_threshold must be > 1, got {rhat_threshold}")
-    draws = _adapt.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats)
     if draws.num_chains < 2:
         raise ValueError(f"posterior must have at least 2 chains for R-hat, got "
                          f"{draws.num_chains}")
     mlp = draws.mlp
-    canon, g = _adapt.canonical(draws)
+    canon, g = inputs.canonical(draws)
     rows = {}
     for label, params in (("raw", draws.params), ("canonical", canon)):
-        rows[label] = convergence_stats(*_adapt.flatten_params(mlp, params))
+        rows[label] = convergence_stats(*inputs.flatten_params(mlp, params))
     if aligned:
         ref = _reference(draws, canon, reference)
-        align_p, _ = _adapt.aligned(draws, ref, max_sweeps=max_sweeps)
-        rows["aligned"] = convergence_stats(*_adapt.flatten_params(mlp, align_p))
+        align_p, _ = inputs.aligned(draws, ref, max_sweeps=max_sweeps)
+        rows["aligned"] = convergence_stats(*inputs.flatten_params(mlp, align_p))
     else:
         rows["aligned"] = _empty_row(rows["raw"])
     if x is not None:
-        pred = _adapt.predictions(draws, x)
+        pred = inputs.predictions(draws, x)
         n, k = pred.shape[2:]
         names = [f"f(x[{i}])[{j}]" for i in range(n) for j in range(k)]
         rows["predictive"] = convergence_stats(pred.reshape(*pred.shape[:2], -1), names)

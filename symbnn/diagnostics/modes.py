@@ -22,7 +22,7 @@ import scipy.stats
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
-from symbnn.diagnostics import _adapt
+from symbnn.diagnostics import inputs
 from symbnn.nets import MLP
 from symbnn.symmetry import Group
 
@@ -147,12 +147,12 @@ def count_modes(
         raise ValueError(f"max_modes must be >= 1, got {max_modes}")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
-    draws = _adapt.as_draws(posterior, mlp=mlp, group=group)
-    params, _ = _adapt.canonical(draws)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group)
+    params, _ = inputs.canonical(draws)
     if space == "aligned":
         ref = reference if reference is not None else {k: v[0, 0] for k, v in params.items()}
-        params, _ = _adapt.aligned(draws, ref)
-    flat, _ = _adapt.flatten_params(draws.mlp, params)
+        params, _ = inputs.aligned(draws, ref)
+    flat, _ = inputs.flatten_params(draws.mlp, params)
     shape = flat.shape[:2]
     # Euclidean geometry of the canonical parameters as they are: per-coordinate standardising
     # would blow the noise of the many coordinates in which modes agree up to the size of the
@@ -166,7 +166,7 @@ def count_modes(
     notes, dist = [], None
     groups = np.arange(k)
     if x is not None and k > 1:
-        pred = _adapt.predictions(draws, x).reshape(len(flat), *np.shape(x)[:1], -1)[idx]
+        pred = inputs.predictions(draws, x).reshape(len(flat), *np.shape(x)[:1], -1)[idx]
         dist = _predictive_distances(pred, labels[idx], k)
         _, groups = scipy.sparse.csgraph.connected_components(dist < tol, directed=False)
     elif x is None and k > 1:

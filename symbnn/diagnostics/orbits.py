@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from symbnn.diagnostics import _adapt
+from symbnn.diagnostics import inputs
 from symbnn.nets import MLP
 from symbnn.symmetry import Group
 from symbnn.types import Params, PRNGKey
@@ -242,12 +242,12 @@ def orbit_occupancy(
         A chain stuck in one orbit member never flips its units and always has the same unit
         on top, so its p-values are tiny.
     """
-    draws = _adapt.as_draws(posterior, mlp=mlp, group=group, name="posterior")
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, name="posterior")
     spec = draws.group.spec
     if not (spec.permute or spec.flip):
         raise ValueError("orbit_occupancy needs a group with permutations or sign flips, got "
                          f"{spec.kinds}")
-    _, g = _adapt.canonical(draws)
+    _, g = inputs.canonical(draws)
     rows, flip_freq, top_counts = [], [], []
     for layer, h in enumerate(draws.mlp.widths):
         perm = np.asarray(g.perm[layer])

@@ -13,7 +13,7 @@ import arviz_stats
 import numpy as np
 import scipy.stats
 
-from symbnn.diagnostics import _adapt
+from symbnn.diagnostics import inputs
 from symbnn.diagnostics.modes import Modes
 from symbnn.diagnostics.orbits import OccupancyResult
 from symbnn.nets import MLP
@@ -77,10 +77,10 @@ def plot_rank(
     """
     if num_params < 1:
         raise ValueError(f"num_params must be >= 1, got {num_params}")
-    draws = _adapt.as_draws(posterior, mlp=mlp, group=group)
-    canon, _ = _adapt.canonical(draws)
-    raw, names = _adapt.flatten_params(draws.mlp, draws.params)
-    can, _ = _adapt.flatten_params(draws.mlp, canon)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group)
+    canon, _ = inputs.canonical(draws)
+    raw, names = inputs.flatten_params(draws.mlp, draws.params)
+    can, _ = inputs.flatten_params(draws.mlp, canon)
     rhat = np.nan_to_num(np.atleast_1d(arviz_stats.rhat(raw)), nan=-np.inf)
     cols = np.argsort(-rhat)[:num_params]
     fig = Figure(figsize=(2.6 * len(cols), 4.2))
@@ -163,8 +163,8 @@ def plot_predictive(
         raise ValueError(f"x must have shape (n, 1) for a predictive band plot, got {x.shape}")
     if not 0.0 < prob < 1.0:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
-    draws = _adapt.as_draws(posterior, mlp=mlp)
-    pred = _adapt.predictions(draws, x)
+    draws = inputs.as_draws(posterior, mlp=mlp)
+    pred = inputs.predictions(draws, x)
     if not 0 <= output < pred.shape[-1]:
         raise ValueError(f"output must be in [0, {pred.shape[-1]}), got {output}")
     f = pred[..., output].reshape(-1, x.shape[0])

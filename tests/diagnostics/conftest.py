@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from symbnn.diagnostics._adapt import default_group
+from symbnn.diagnostics.inputs import default_group
 from symbnn.nets import MLP
 from symbnn.symmetry import GroupElement
 

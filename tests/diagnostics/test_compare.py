@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from symbnn.diagnostics import compare, energy_mmd_test
-from symbnn.diagnostics._adapt import as_draws, predictions
+from symbnn.diagnostics.inputs import as_draws, predictions
 from symbnn.nets import MLP
 
 

@@ -6,7 +6,7 @@ import numpyro.distributions as dist
 import pytest
 
 from symbnn.diagnostics import check_invariance, orbit_occupancy
-from symbnn.diagnostics._adapt import default_group
+from symbnn.diagnostics.inputs import default_group
 from symbnn.nets import MLP
 
 

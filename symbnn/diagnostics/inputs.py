@@ -1,23 +1,21 @@
-"""One adaptor from what users pass (a posterior object or a dict of draws) to arrays.
+"""What users pass to the diagnostics (a posterior object or a dict of draws), as arrays.
 
 Every public diagnostic accepts either a result object with ``.mlp``, ``.draws``, ``.params``,
 ``.sample_stats`` (and optionally ``.group``, ``.log_likelihood``), or a ``dict`` of draws with
 leading (chain, draw) axes together with ``mlp=...``. :func:`as_draws` turns both into
-:class:`Draws`; the jitted, vmapped group operations over draws live here too.
+:class:`Draws`; the group operations over draws come from :mod:`symbnn.symmetry.batched`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from symbnn.models.likelihoods import predict_draws
 from symbnn.nets import MLP
-from symbnn.symmetry import Group, GroupSpec, align, make_group, symmetry_of
+from symbnn.symmetry import Group, batched, symmetry_of
 
 __all__ = [
     "Draws",
@@ -177,63 +175,25 @@ def flatten_params(mlp: MLP, params: Mapping[str, np.ndarray]) -> tuple[np.ndarr
     return np.concatenate(cols, axis=-1), names
 
 
-def _flat(params: Mapping) -> dict:
-    return {k: jnp.asarray(v).reshape(-1, *np.shape(v)[2:]) for k, v in params.items()}
-
-
-def _unflat(tree, shape: tuple[int, int]):
-    return jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(*shape, *a.shape[1:]), tree)
-
-
-@functools.cache
-def _canonicalize_fn(spec: GroupSpec):
-    return jax.jit(jax.vmap(make_group(spec).canonicalize))
-
-
-@functools.cache
-def _align_fn(spec: GroupSpec, max_sweeps: int):
-    group = make_group(spec)
-
-    def one(p, ref):
-        return align(p, ref, group, max_sweeps=max_sweeps)
-
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
-
-
 def canonical(draws: Draws):
     """Hard canonical form of every draw: (params, group elements), both with (chain, draw) axes.
 
     The group's functions are rebuilt from its (hashable) spec so that one compiled function
     serves every call with the same spec and draw count.
     """
-    shape = (draws.num_chains, draws.num_draws)
-    p, g = _canonicalize_fn(draws.group.spec)(_flat(draws.params))
-    return _unflat(p, shape), _unflat(g, shape)
+    return batched.canonicalize(draws.group.spec, draws.params)
 
 
 def aligned(draws: Draws, reference: Mapping, *, max_sweeps: int = 10):
     """Soft canonical form: every draw aligned to ``reference`` (one parameter dict)."""
-    shape = (draws.num_chains, draws.num_draws)
     if not isinstance(reference, Mapping):
         raise TypeError(f"reference must be a dict of parameters, got {type(reference).__name__}")
     try:  # other sites (e.g. "sigma") may come along; the group does not act on them
         draws.mlp.check_params({k: reference[k] for k in draws.mlp.param_names if k in reference})
     except ValueError as err:
         raise ValueError(f"reference: {err}") from None
-    ref = {k: jnp.asarray(reference[k]) for k in draws.mlp.param_names}
-    p, g = _align_fn(draws.group.spec, int(max_sweeps))(_flat(draws.params), ref)
-    return _unflat(p, shape), _unflat(g, shape)
-
-
-@functools.cache
-def _predict_fn(mlp: MLP):
-    def one(p, x):
-        out = mlp.apply(p, x)
-        if mlp.output == "classification":
-            out = jax.nn.softmax(out, -1) if mlp.out_features > 1 else jax.nn.sigmoid(out)
-        return out
-
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+    ref = {k: reference[k] for k in draws.mlp.param_names}
+    return batched.align(draws.group.spec, draws.params, ref, max_sweeps=max_sweeps)
 
 
 def predictions(draws: Draws, x) -> np.ndarray:
@@ -246,5 +206,4 @@ def predictions(draws: Draws, x) -> np.ndarray:
     mlp = draws.mlp
     if x.ndim != 2 or x.shape[1] != mlp.in_features:
         raise ValueError(f"x must have shape (n, {mlp.in_features}), got {x.shape}")
-    out = _predict_fn(mlp)(_flat(draws.params), jnp.asarray(x))
-    return np.asarray(out).reshape(draws.num_chains, draws.num_draws, *out.shape[1:])
+    return predict_draws(mlp, draws.params, x)
