@@ -138,9 +138,8 @@ def main(argv=None) -> int:
                     for i, row in enumerate(tv)))
     print(f"largest pairwise total variation: {tv.max():.3f}")
     half = args.chains // 2
-    cmp = diagnostics.compare(chain_subset(post, range(half)),
-                              chain_subset(post, range(half, args.chains)), x=x_test,
-                              seed=args.seed)
+    cmp = diagnostics.compare(jax.random.key(args.seed), chain_subset(post, range(half)),
+                              chain_subset(post, range(half, args.chains)), x=x_test)
     print(f"chains {list(range(half))} vs {list(range(half, args.chains))}: top-1 agreement "
           f"{cmp.function['agreement']:.3f}, total variation {cmp.function['total_variation']:.3f}"
           f"; canonical energy distance {cmp.energy_distance:+.4f} (p = {cmp.energy_p_value:.3f})")

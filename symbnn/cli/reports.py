@@ -112,6 +112,8 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
 
 def compare_runs(run_a: Run, run_b: Run) -> tuple[dict, str]:
     """The comparison of two run folders as JSON-able dict and as printed text."""
+    import jax
+
     from symbnn import diagnostics
 
     a, b = run_a.post, run_b.post
@@ -126,7 +128,7 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[dict, str]:
     x_eval, where = run_a.eval_inputs
     names = (str(run_a.folder), str(run_b.folder))
     names = names if names[0] != names[1] else ("a", "b")
-    cmp = diagnostics.compare(a, b, x=x_eval, names=names,
+    cmp = diagnostics.compare(jax.random.key(0), a, b, x=x_eval, names=names,
                               log_likelihood=(a.log_likelihood(), b.log_likelihood()))
     z = cmp.parameters["mean_z"].abs()
     result = {

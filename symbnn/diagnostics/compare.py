@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import arviz_base
 import arviz_stats
+import jax
 import numpy as np
 import pandas as pd
 import scipy.stats
@@ -198,15 +199,17 @@ def _try_loo(lls, names) -> tuple[pd.DataFrame | None, str | None]:
 
 
 def compare(
-    post_a, post_b, *, x=None, y=None, mlp: MLP | None = None, group: Group | None = None,
-    space: str = "canonical", reference: Mapping | None = None,
+    rng_key, post_a, post_b, *, x=None, y=None, mlp: MLP | None = None,
+    group: Group | None = None, space: str = "canonical", reference: Mapping | None = None,
     log_likelihood: tuple | None = None, num_permutations: int = 200, max_draws: int = 500,
-    seed: int = 0, names: tuple[str, str] = ("a", "b"),
+    names: tuple[str, str] = ("a", "b"),
 ) -> Comparison:
     """Compare two posteriors of the same network after removing the symmetry.
 
     Parameters
     ----------
+    rng_key : jax.Array
+        Key of the random subsets and permutations (the result is a function of it).
     post_a, post_b : result objects or dicts of (chain, draw, ...) draws
     x : array (n, in_features), optional
         Inputs for the function-space measures.
@@ -226,10 +229,8 @@ def compare(
     num_permutations : int
         Permutations in each test (default 200).
     max_draws : int
-        Each posterior is reduced to a random subset (seeded by ``seed``) of at most this many
-        draws for the permutation tests.
-    seed : int
-        Seed of the permutations.
+        Each posterior is reduced to a random subset (drawn with ``rng_key``) of at most this
+        many draws for the permutation tests.
     names : (str, str)
         Labels of the posteriors in the LOO table.
 
@@ -263,6 +264,7 @@ def compare(
         fa = np.concatenate([fa, ea.reshape(*ea.shape[:2], -1)], -1)
         fb = np.concatenate([fb, eb.reshape(*eb.shape[:2], -1)], -1)
         names_p += [f"{key}{list(i)}" if i else key for i in np.ndindex(*ea.shape[2:])]
+    seed = int(jax.random.randint(rng_key, (), 0, np.iinfo(np.int32).max))
     rng = np.random.default_rng(seed)
     test = energy_mmd_test(
         _subsample(fa.reshape(-1, fa.shape[-1]), max_draws, rng),

@@ -100,7 +100,7 @@ def _predictive_distances(pred: np.ndarray, labels: np.ndarray, k: int) -> np.nd
 
 
 def count_modes(
-    posterior, x=None, *, mlp: MLP | None = None, group: Group | None = None,
+    posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     space: str = "canonical", reference: Mapping | None = None, max_modes: int = 8,
     tol: float = 1.0, min_silhouette: float = 0.5, max_draws: int = 1000,
 ) -> Modes:

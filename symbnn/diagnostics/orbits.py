@@ -219,7 +219,7 @@ def _top_test(top: np.ndarray, h: int, adjust: bool) -> tuple[float, int, float]
 
 
 def orbit_occupancy(
-    posterior, group: Group | None = None, *, mlp: MLP | None = None,
+    posterior, *, mlp: MLP | None = None, group: Group | None = None,
     adjust_for_autocorrelation: bool = True,
 ) -> OccupancyResult:
     """Test that the canonicalising group element is uniform across draws.

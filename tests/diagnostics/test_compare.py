@@ -1,11 +1,14 @@
 import types
 
+import jax
 import numpy as np
 import pytest
 
 from symbnn.diagnostics import compare, energy_mmd_test
 from symbnn.diagnostics.inputs import as_draws, predictions
 from symbnn.nets import MLP
+
+KEY = jax.random.key(0)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,7 @@ def runs(make_draws, center, other_center):
 
 def test_same_posterior_is_not_rejected(runs, mlp, x_grid):
     a, b, _ = runs
-    res = compare(a, b, mlp=mlp, x=x_grid, seed=0)
+    res = compare(KEY, a, b, mlp=mlp, x=x_grid)
     # Under the null each p-value is below 0.05 with probability 0.05; fixed seeds.
     assert res.energy_p_value > 0.05
     assert res.mmd_p_value > 0.05
@@ -32,19 +35,19 @@ def test_same_posterior_is_not_rejected(runs, mlp, x_grid):
 
 def test_different_data_is_rejected(runs, mlp, x_grid):
     a, _, c = runs
-    res = compare(a, c, mlp=mlp, x=x_grid, seed=0)
+    res = compare(KEY, a, c, mlp=mlp, x=x_grid)
     assert res.energy_p_value < 0.01
     assert res.mmd_p_value < 0.01
     assert res.max_abs_mean_z > 10
-    same = compare(a, runs[1], mlp=mlp, x=x_grid, seed=0)
+    same = compare(KEY, a, runs[1], mlp=mlp, x=x_grid)
     assert res.function["wasserstein"] > 10 * same.function["wasserstein"]
     assert res.function["rms_mean_difference"] > 0.1
 
 
 def test_aligned_space(runs, mlp):
     a, b, c = runs
-    same = compare(a, b, mlp=mlp, space="aligned", num_permutations=100)
-    diff = compare(a, c, mlp=mlp, space="aligned", num_permutations=100)
+    same = compare(KEY, a, b, mlp=mlp, space="aligned", num_permutations=100)
+    diff = compare(KEY, a, c, mlp=mlp, space="aligned", num_permutations=100)
     assert same.space == "aligned"
     assert same.energy_p_value > 0.05 and diff.energy_p_value < 0.02  # 1/101 is the minimum
 
@@ -81,11 +84,11 @@ def test_classification_and_loo(runs, center, other_center):
         probs = predictions(as_draws(d, mlp=clf), x)
         return np.log(np.take_along_axis(probs, y[None, None, :, None], -1)[..., 0])
 
-    res = compare(a, b, mlp=clf, x=x, log_likelihood=(log_lik(a), log_lik(b)),
+    res = compare(KEY, a, b, mlp=clf, x=x, log_likelihood=(log_lik(a), log_lik(b)),
                   names=("A", "B"), num_permutations=50)
     assert 0.0 <= res.function["agreement"] <= 1.0
     assert 0.0 < res.function["total_variation"] <= 1.0
-    self_cmp = compare(a, a, mlp=clf, x=x, num_permutations=20)
+    self_cmp = compare(KEY, a, a, mlp=clf, x=x, num_permutations=20)
     assert self_cmp.function == {"agreement": 1.0, "total_variation": 0.0}
     assert set(res.loo.index) == {"A", "B"}
     assert "elpd" in res.loo.columns
@@ -106,7 +109,7 @@ def test_result_objects_use_log_likelihood(runs, mlp, x_grid):
                                      log_likelihood=log_likelihood)
 
     y = np.sin(x_grid)
-    res = compare(post(a), post(b), x=x_grid, y=y, num_permutations=20)
+    res = compare(KEY, post(a), post(b), x=x_grid, y=y, num_permutations=20)
     assert calls == [20, 20]
     assert res.loo.shape[0] == 2
 
@@ -116,19 +119,19 @@ def test_failed_loo_is_reported_not_raised(runs, mlp):
     # Three identical draws: PSIS cannot fit a Pareto tail, so LOO fails; the draws-based
     # measures must still come back, with the reason for the missing LOO table.
     degenerate = (np.zeros((1, 3, 5)), np.zeros((1, 3, 5)))
-    res = compare(a, b, mlp=mlp, log_likelihood=degenerate, num_permutations=20)
+    res = compare(KEY, a, b, mlp=mlp, log_likelihood=degenerate, num_permutations=20)
     assert res.loo is None
     assert isinstance(res.loo_error, str) and res.loo_error
     assert np.isfinite(res.energy_distance)
-    ok = compare(a, b, mlp=mlp, num_permutations=20)
+    ok = compare(KEY, a, b, mlp=mlp, num_permutations=20)
     assert ok.loo is None and ok.loo_error is None
 
 
 def test_bad_input(runs, mlp):
     a, b, _ = runs
     with pytest.raises(ValueError, match="space"):
-        compare(a, b, mlp=mlp, space="raw")
+        compare(KEY, a, b, mlp=mlp, space="raw")
     with pytest.raises(ValueError, match="extra sites"):
-        compare(a, {k: v for k, v in b.items() if k != "sigma"}, mlp=mlp)
+        compare(KEY, a, {k: v for k, v in b.items() if k != "sigma"}, mlp=mlp)
     with pytest.raises(TypeError, match="post_b"):
-        compare(a, [1, 2], mlp=mlp)
+        compare(KEY, a, [1, 2], mlp=mlp)

@@ -49,7 +49,7 @@ def test_chains_needed_bad_input(args, match):
 
 
 def test_one_mode_under_symmetry(make_draws, center, mlp, x_grid):
-    res = count_modes(make_draws(center, 31, orbit="draw"), x_grid, mlp=mlp)
+    res = count_modes(make_draws(center, 31, orbit="draw"), x=x_grid, mlp=mlp)
     assert res.num_modes == 1
     np.testing.assert_allclose(res.weights, [1.0])
     assert res.labels.shape == (4, 500)
@@ -59,7 +59,7 @@ def test_two_functional_modes_with_weights(make_draws, center, other_center, mlp
     a = make_draws(center, 32, orbit="chain")
     b = make_draws(other_center, 33, orbit="chain")
     mixed = {k: np.concatenate([a[k][:3], b[k][:1]]) for k in a}
-    res = count_modes(mixed, x_grid, mlp=mlp)
+    res = count_modes(mixed, x=x_grid, mlp=mlp)
     assert res.num_modes == 2
     np.testing.assert_allclose(res.weights, [0.75, 0.25])
     np.testing.assert_allclose(res.chain_composition, [[1, 0], [1, 0], [1, 0], [0, 1]])
@@ -76,7 +76,7 @@ def test_parameter_clusters_with_the_same_function_merge(make_draws, center, mlp
     moved["W1"] = dead["W1"].at[:, 0].add(3.0)
     a, b = make_draws(dead, 34, orbit="chain"), make_draws(moved, 35, orbit="chain")
     mixed = {k: np.concatenate([a[k][:2], b[k][:2]]) for k in a}
-    res = count_modes(mixed, x_grid, mlp=mlp)
+    res = count_modes(mixed, x=x_grid, mlp=mlp)
     assert res.num_clusters == 2
     assert res.num_modes == 1
     assert res.distances[0, 1] < 1.0

@@ -26,7 +26,7 @@ def _is_png(path) -> bool:
 
 def test_plots_write_png(tmp_path, draws, mlp, x_grid):
     occ = orbit_occupancy(draws, mlp=mlp)
-    modes = count_modes(draws, x_grid, mlp=mlp)
+    modes = count_modes(draws, x=x_grid, mlp=mlp)
     written = [
         plot_rank(draws, tmp_path / "rank.png", mlp=mlp, num_params=2),
         plot_occupancy(occ, tmp_path / "sub" / "occupancy.png"),
