@@ -15,7 +15,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NAMES = ["mixing_diagnostics", "fit_symmetry_reduced", "arviz_comparison", "classification",
-         "relu_scaling"]
+         "relu_scaling", "sklearn_estimators"]
 TINY = ["--chains", "2", "--warmup", "30", "--draws", "30", "--quiet"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf)"
@@ -171,3 +171,14 @@ def test_relu_scaling(tmp_path, capsys):
     assert all(r > 0 for r in ratios)
     assert_pngs(tmp_path, ["scale_coordinate.png", "predictive_plain_NUTS.png",
                            "predictive_orbit_moves.png"])
+
+
+def test_sklearn_estimators(capsys):
+    out = run("sklearn_estimators", [*TINY, "--folds", "2", "--widths", "3"], capsys)
+    assert_sections(out, ["cross-validation", "predictive mean", "classification"])
+    assert_finite(numbers_after("R^2 per fold:", out), 3)
+    coverage = numbers_after("coverage of the 95% predictive interval:", out)
+    assert_finite(coverage, 1)
+    assert 0.0 <= coverage[0] <= 1.0
+    accuracy = numbers_after("test accuracy:", out)
+    assert 0.0 <= accuracy[0] <= 1.0 and 0.0 <= accuracy[1] <= 1.0
