@@ -260,7 +260,7 @@ class BNNClassifier(ClassifierMixin, _BNNBase):
         return self
 
     def predict_proba(self, X):
-        """Posterior predictive class probabilities (n, n_classes), columns ordered as ``classes_``."""
+        """Posterior predictive class probabilities (n, n_classes), columns as in ``classes_``."""
         probs = self._outputs(X).astype(np.float64).mean(axis=(0, 1))
         if probs.shape[1] == 1:  # one logit: P(classes_[1])
             probs = np.concatenate([1.0 - probs, probs], axis=1)
