@@ -218,3 +218,15 @@ def test_python_m_symbnn_datasets(tmp_path):
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
     assert names == [*symbnn.datasets.BUILTIN, "mine"]
+
+
+def test_fit_with_one_chain_diagnoses_and_exits_0(tmp_path, capsys):
+    out = tmp_path / "one"
+    args = list(TINY)
+    args[args.index("--chains") + 1] = "1"
+    assert main(["fit", *args, "--no-plots", "--out", str(out)]) == 0
+    summary = _strict_json(out / "summary.json")
+    assert summary["num_chains"] == 1
+    assert summary["verdict"].endswith("(within one chain)")
+    assert _finite(summary["table"]["canonical"]["max_rhat"])
+    assert "one chain" in capsys.readouterr().out

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 VERDICT_CONVERGED = "converged"
+ONE_CHAIN = "(within one chain)"
 VERDICT_SYMMETRY = "chains disagree only by symmetry"
 VERDICT_MODES = "chains sit in functionally different modes"
 VERDICT_UNRESOLVED = (
@@ -104,7 +105,7 @@ def convergence_stats(values: np.ndarray, names: list[str] | None = None) -> dic
     values = values.reshape(*values.shape[:2], -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = np.atleast_1d(arviz_stats.rhat(values))
+        rhat = np.atleast_1d(arviz_stats.rhat(_as_two_chains(values)))
         bulk = np.atleast_1d(arviz_stats.ess(values, method="bulk"))
         tail = np.atleast_1d(arviz_stats.ess(values, method="tail", prob=_TAIL_PROBS))
     ok = np.isfinite(rhat)
@@ -117,6 +118,18 @@ def convergence_stats(values: np.ndarray, names: list[str] | None = None) -> dic
         "num_undefined": int((~ok).sum()),
         "worst": (names[worst] if names is not None else str(worst)) if worst is not None else "",
     }
+
+
+def _as_two_chains(values: np.ndarray) -> np.ndarray:
+    """One chain as two chains (its halves), so that arviz's split R-hat compares its quarters.
+
+    arviz gives NaN for one chain. An odd last draw is left out of the R-hat only (the ESS uses
+    every draw); several chains are returned as they are.
+    """
+    if values.shape[0] != 1:
+        return values
+    half = values.shape[1] // 2
+    return values[:, : 2 * half].reshape(2, half, *values.shape[2:])
 
 
 def orbit_members_visited(elements) -> np.ndarray:
@@ -210,9 +223,6 @@ def summary(
     if not rhat_threshold > 1.0:
         raise ValueError(f"rhat_threshold must be > 1, got {rhat_threshold}")
     draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats)
-    if draws.num_chains < 2:
-        raise ValueError(f"posterior must have at least 2 chains for R-hat, got "
-                         f"{draws.num_chains}")
     mlp = draws.mlp
     canon, g = inputs.canonical(draws)
     rows = {}
@@ -236,6 +246,11 @@ def summary(
         names = [f"{key}{list(i)}" if i else key for i in np.ndindex(*v.shape[2:])]
         rows[key] = convergence_stats(v.reshape(*v.shape[:2], -1), names)
     verdict, notes = _verdict(rows, rhat_threshold)
+    if draws.num_chains == 1:
+        verdict = f"{verdict} {ONE_CHAIN}"
+        notes.append("one chain: R-hat compares the four quarters of the chain (split R-hat), "
+                     "so it sees drift and stuck segments, not whether other chains would find "
+                     "other modes or other orbit members; run several chains for that")
     table = pd.DataFrame.from_dict(rows, orient="index")
     div = draws.diverging()
     energy = draws.sample_stats.get("energy")

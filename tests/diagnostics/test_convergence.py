@@ -10,6 +10,7 @@ from symbnn.diagnostics import (
     VERDICT_UNRESOLVED,
     summary,
 )
+from symbnn.diagnostics.convergence import ONE_CHAIN, convergence_stats
 from symbnn.nets import MLP
 
 # iid draws of 4 chains x 500: rank-normalised split R-hat of a single value exceeds 1.01 with
@@ -102,10 +103,25 @@ def test_bad_input(chain_orbit_draws, mlp, kwargs, exc, match):
         summary(chain_orbit_draws, **kwargs)
 
 
-def test_one_chain_and_bad_extra(chain_orbit_draws, mlp):
+def test_one_chain_gets_split_rhat_and_says_what_it_cannot_show(chain_orbit_draws, mlp):
     one = {k: v[:1] for k, v in chain_orbit_draws.items()}
-    with pytest.raises(ValueError, match="at least 2 chains"):
-        summary(one, mlp=mlp)
+    res = summary(one, mlp=mlp)
+    assert np.isfinite(res.table.loc["canonical", "max_rhat"])
+    assert np.isfinite(res.table.loc["raw", "min_ess_bulk"])
+    assert res.verdict.endswith(ONE_CHAIN)
+    assert any("one chain" in n for n in res.notes)
+
+
+def test_one_chain_rhat_detects_a_drifting_chain():
+    # the second half of the chain sits 3 sd away from the first: its quarters disagree
+    rng = np.random.default_rng(4)
+    steady = rng.normal(size=(1, 400, 2))
+    drift = steady + np.where(np.arange(400) < 200, 0.0, 3.0)[None, :, None]
+    assert convergence_stats(steady)["max_rhat"] < 1.02
+    assert convergence_stats(drift)["max_rhat"] > 1.5
+
+
+def test_bad_extra_site(chain_orbit_draws, mlp):
     bad = {**chain_orbit_draws, "sigma": np.ones(3)}
     with pytest.raises(ValueError, match="sigma"):
         summary(bad, mlp=mlp)
