@@ -141,7 +141,9 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[dict, str]:
         "loo_error": cmp.loo_error,
     }
     function = ", ".join(f"{k} {v:.4g}" for k, v in cmp.function.items())
+    result["verdict"] = cmp.verdict()
     lines = [
+        f"verdict: {result['verdict']}",
         f"compare {names[0]} vs {names[1]} ({cmp.space} draws; {cmp.num_draws[0]} and "
         f"{cmp.num_draws[1]} draws in the permutation tests)",
         f"  energy distance  {cmp.energy_distance:10.4g}   p = {cmp.energy_p_value:.3f}",

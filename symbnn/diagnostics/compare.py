@@ -75,6 +75,45 @@ class Comparison:
         """Largest |difference of means| in MCSE units."""
         return float(np.nanmax(np.abs(self.parameters["mean_z"])))
 
+    def verdict(self, level: float = 0.01) -> str:
+        """The comparison in words: which test rejects at ``level``, and what the functions add.
+
+        The energy and MMD permutation tests judge the joint distribution of the symmetry-free
+        parameters; the function-space measures (with ``x``) say whether a difference in
+        parameters is also one in what the networks predict.
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        p = {"energy": self.energy_p_value, "MMD": self.mmd_p_value}
+        if not all(np.isfinite(v) for v in p.values()):
+            return ("undetermined: a permutation test gave no p-value (non-finite draws or "
+                    "statistics); check the draws for NaN or inf")
+        where = f"{self.space} parameters"
+        shown = ", ".join(f"{k} p = {v:.3g}" for k, v in p.items())
+        rejecting = [k for k, v in p.items() if v < level]
+        if rejecting:
+            tests = " and ".join(rejecting) + (" tests reject" if len(rejecting) > 1
+                                                else " test rejects")
+            text = (f"different: the {tests} equal distributions of the {where} at level "
+                    f"{level:g} ({shown})")
+        else:
+            text = (f"no difference detected: neither the energy nor the MMD test rejects equal "
+                    f"distributions of the {where} at level {level:g} ({shown}); with "
+                    f"{min(self.num_draws)} draws a small difference can go unseen")
+        return text + self._function_words()
+
+    def _function_words(self) -> str:
+        f = self.function
+        if "rms_mean_difference" in f:
+            return (f"; in function space the predictive means differ by "
+                    f"{f['rms_mean_difference']:.3g} RMS (mean Wasserstein distance "
+                    f"{f['wasserstein']:.3g}, in output units)")
+        if "agreement" in f:
+            return (f"; in function space the predicted classes agree on "
+                    f"{100 * f['agreement']:.1f}% of the inputs (total variation "
+                    f"{f['total_variation']:.3g})")
+        return "; pass x to see whether the difference reaches the predictions"
+
 
 def _subsample(flat: np.ndarray, max_draws: int, rng: np.random.Generator) -> np.ndarray:
     # A random subset, not an evenly spaced one: evenly thinned MCMC draws are more regular than

@@ -44,6 +44,18 @@ def test_different_data_is_rejected(runs, mlp, x_grid):
     assert res.function["rms_mean_difference"] > 0.1
 
 
+def test_verdict_in_words(runs, mlp, x_grid):
+    a, b, c = runs
+    same = compare(KEY, a, b, mlp=mlp, x=x_grid).verdict()
+    diff = compare(KEY, a, c, mlp=mlp, x=x_grid).verdict()
+    assert same.startswith("no difference detected") and "level 0.01" in same
+    assert diff.startswith("different: the energy and MMD tests reject")
+    assert "predictive means differ by" in diff
+    assert "pass x" in compare(KEY, a, c, mlp=mlp).verdict()
+    with pytest.raises(ValueError, match="level"):
+        compare(KEY, a, b, mlp=mlp).verdict(level=1.5)
+
+
 def test_aligned_space(runs, mlp):
     a, b, c = runs
     same = compare(KEY, a, b, mlp=mlp, space="aligned", num_permutations=100)
