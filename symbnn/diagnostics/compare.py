@@ -241,7 +241,7 @@ def compare(
     rng_key, post_a, post_b, *, x=None, y=None, mlp: MLP | None = None,
     group: Group | None = None, space: str = "canonical", reference: Mapping | None = None,
     log_likelihood: tuple | None = None, num_permutations: int = 200, max_draws: int = 500,
-    names: tuple[str, str] = ("a", "b"),
+    names: tuple[str, str] = ("a", "b"), extra_sites=(),
 ) -> Comparison:
     """Compare two posteriors of the same network after removing the symmetry.
 
@@ -272,6 +272,9 @@ def compare(
         many draws for the permutation tests.
     names : (str, str)
         Labels of the posteriors in the LOO table.
+    extra_sites : sequence of str
+        Sites with two or more per-draw axes to accept outside the network (see
+        :func:`symbnn.diagnostics.inputs.as_draws`).
 
     Returns
     -------
@@ -281,9 +284,9 @@ def compare(
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     if max_draws < 2:
         raise ValueError(f"max_draws must be >= 2, got {max_draws}")
-    da = inputs.as_draws(post_a, mlp=mlp, group=group, name="post_a")
+    da = inputs.as_draws(post_a, mlp=mlp, group=group, name="post_a", extra_sites=extra_sites)
     db = inputs.as_draws(post_b, mlp=mlp, group=group if group is not None else da.group,
-                         name="post_b")
+                         name="post_b", extra_sites=extra_sites)
     if da.mlp != db.mlp:
         raise ValueError(f"post_a and post_b must share the MLP, got {da.mlp} and {db.mlp}")
     if set(da.extras) != set(db.extras):

@@ -191,6 +191,7 @@ def summary(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, reference: Mapping | None = None,
     rhat_threshold: float = 1.01, aligned: bool = True, max_sweeps: int = 10,
+    extra_sites=(),
 ) -> Summary:
     """Convergence diagnostics before and after symmetry removal.
 
@@ -215,6 +216,9 @@ def summary(
         costliest part for wide layers and many draws). Its row is NaN when skipped.
     max_sweeps : int
         Passed to :func:`symbnn.symmetry.align`.
+    extra_sites : sequence of str
+        Sites with two or more per-draw axes to accept outside the network (see
+        :func:`symbnn.diagnostics.inputs.as_draws`).
 
     Returns
     -------
@@ -222,7 +226,8 @@ def summary(
     """
     if not rhat_threshold > 1.0:
         raise ValueError(f"rhat_threshold must be > 1, got {rhat_threshold}")
-    draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats,
+                            extra_sites=extra_sites)
     mlp = draws.mlp
     canon, g = inputs.canonical(draws)
     rows = {}

@@ -93,7 +93,11 @@ def _leading(name: str, key: str, value, shape: tuple[int, int] | None) -> np.nd
     return arr
 
 
-def _split(draws: Mapping, mlp: MLP, name: str):
+def _expected(mlp: MLP) -> str:
+    return ", ".join(f"{k} {s}" for k, s in mlp.param_shapes.items())
+
+
+def _split(draws: Mapping, mlp: MLP, name: str, extra_sites=()):
     params = {k: draws[k] for k in mlp.param_names if k in draws}
     missing = [k for k in mlp.param_names if k not in draws]
     if missing:
@@ -106,12 +110,32 @@ def _split(draws: Mapping, mlp: MLP, name: str):
     params = {k: np.asarray(v) for k, v in params.items()}
     shape = next(iter(params.values())).shape[:2]
     extras = {k: _leading(name, k, v, shape) for k, v in draws.items() if k not in params}
+    for key, value in extras.items():
+        if value.ndim - 2 >= 2 and key not in extra_sites:
+            raise ValueError(
+                f"{name}: site {key!r} with per-draw shape {value.shape[2:]} looks like a weight "
+                f"matrix, but the MLP {mlp.sizes} expects only {_expected(mlp)}; the spec may "
+                f"have a layer too few. Fix the MLP, or pass extra_sites=({key!r},) to carry it "
+                "as a site outside the network")
+    _check_finite(name, {**params, **extras})
     return params, extras
+
+
+def _check_finite(name: str, sites: Mapping[str, np.ndarray]) -> None:
+    """Refuse NaN or inf, naming the site, the number of bad draws and their chains."""
+    for key, value in sites.items():
+        bad = ~np.isfinite(np.asarray(value, float).reshape(*value.shape[:2], -1)).all(-1)
+        if bad.any():
+            chains = np.flatnonzero(bad.any(1)).tolist()
+            raise ValueError(
+                f"{name}: {int(bad.sum())} draws of site {key!r} hold NaN or inf (chains "
+                f"{chains}); diagnostics of such draws would be NaN or silently wrong. Drop "
+                "those chains or draws (e.g. divergent or failed runs) before diagnosing")
 
 
 def as_draws(
     posterior, *, mlp: MLP | None = None, group: Group | None = None,
-    sample_stats: Mapping | None = None, name: str = "posterior",
+    sample_stats: Mapping | None = None, name: str = "posterior", extra_sites=(),
 ) -> Draws:
     """Turn a posterior result object or a dict of draws into :class:`Draws`.
 
@@ -128,6 +152,9 @@ def as_draws(
         Sampler statistics for a dict of draws (overrides the object's).
     name : str
         The argument name used in error messages.
+    extra_sites : sequence of str
+        Sites with two or more per-draw axes to accept as non-network sites (refused by default:
+        such a site is usually a weight of a network whose MLP spec is missing a layer).
     """
     ll_fn = None
     if isinstance(posterior, Mapping):
@@ -135,7 +162,7 @@ def as_draws(
             raise TypeError(f"{name} is a dict of draws, so mlp=... (a symbnn.MLP) is required")
         if not isinstance(mlp, MLP):
             raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")
-        params, extras = _split(posterior, mlp, name)
+        params, extras = _split(posterior, mlp, name, extra_sites)
         stats = {}
     elif hasattr(posterior, "draws") and hasattr(posterior, "mlp"):
         if mlp is not None and mlp != posterior.mlp:
@@ -143,7 +170,7 @@ def as_draws(
         mlp = posterior.mlp
         merged = dict(posterior.draws)
         merged.update(getattr(posterior, "params", None) or {})
-        params, extras = _split(merged, mlp, name)
+        params, extras = _split(merged, mlp, name, extra_sites)
         stats = dict(getattr(posterior, "sample_stats", None) or {})
         group = group if group is not None else getattr(posterior, "group", None)
         ll_fn = getattr(posterior, "log_likelihood", None)

@@ -102,7 +102,7 @@ def _predictive_distances(pred: np.ndarray, labels: np.ndarray, k: int) -> np.nd
 def count_modes(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     space: str = "canonical", reference: Mapping | None = None, max_modes: int = 8,
-    tol: float = 1.0, min_silhouette: float = 0.5, max_draws: int = 1000,
+    tol: float = 1.0, min_silhouette: float = 0.5, max_draws: int = 1000, extra_sites=(),
 ) -> Modes:
     """Cluster canonical draws and report functionally distinct modes with their weights.
 
@@ -136,6 +136,9 @@ def count_modes(
     max_draws : int
         Draws (evenly thinned) used to fit the clustering; every draw then joins the cluster
         with the nearest centroid.
+    extra_sites : sequence of str
+        Sites with two or more per-draw axes to accept outside the network (see
+        :func:`symbnn.diagnostics.inputs.as_draws`).
 
     Returns
     -------
@@ -147,7 +150,7 @@ def count_modes(
         raise ValueError(f"max_modes must be >= 1, got {max_modes}")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
-    draws = inputs.as_draws(posterior, mlp=mlp, group=group)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, extra_sites=extra_sites)
     params, _ = inputs.canonical(draws)
     if space == "aligned":
         ref = reference if reference is not None else {k: v[0, 0] for k, v in params.items()}

@@ -220,7 +220,7 @@ def _top_test(top: np.ndarray, h: int, adjust: bool) -> tuple[float, int, float]
 
 def orbit_occupancy(
     posterior, *, mlp: MLP | None = None, group: Group | None = None,
-    adjust_for_autocorrelation: bool = True,
+    adjust_for_autocorrelation: bool = True, extra_sites=(),
 ) -> OccupancyResult:
     """Test that the canonicalising group element is uniform across draws.
 
@@ -235,6 +235,9 @@ def orbit_occupancy(
         Scale each chi-square statistic by ESS / N of the tested indicators (arviz bulk ESS), so
         that autocorrelated chains are not rejected for autocorrelation alone. Independent
         draws are nearly unaffected.
+    extra_sites : sequence of str
+        Sites with two or more per-draw axes to accept outside the network (see
+        :func:`symbnn.diagnostics.inputs.as_draws`).
 
     Returns
     -------
@@ -242,7 +245,8 @@ def orbit_occupancy(
         A chain stuck in one orbit member never flips its units and always has the same unit
         on top, so its p-values are tiny.
     """
-    draws = inputs.as_draws(posterior, mlp=mlp, group=group, name="posterior")
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, name="posterior",
+                            extra_sites=extra_sites)
     spec = draws.group.spec
     if not (spec.permute or spec.flip):
         raise ValueError("orbit_occupancy needs a group with permutations or sign flips, got "

@@ -136,3 +136,24 @@ def test_reference_and_skipping_alignment(chain_orbit_draws, mlp, center):
     assert skipped.verdict == VERDICT_SYMMETRY  # the canonical row suffices
     with pytest.raises(ValueError, match="reference"):
         summary(chain_orbit_draws, mlp=mlp, reference={"W0": center["W0"]})
+
+
+def test_a_spec_with_a_layer_too_few_is_refused(chain_orbit_draws, mlp):
+    # the draws of a net with one more hidden layer: its extra weight matrix and bias
+    h, name = mlp.widths[-1], f"W{mlp.num_hidden}"
+    lead = chain_orbit_draws["W0"].shape[:2]
+    deeper = {**chain_orbit_draws, name: np.zeros((*lead, h, h)),
+              f"b{mlp.num_hidden}": np.zeros((*lead, h))}
+    with pytest.raises(ValueError, match=f"'{name}'.*layer too few.*extra_sites"):
+        summary(deeper, mlp=mlp)
+    res = summary(deeper, mlp=mlp, extra_sites=(name,))  # allowed on purpose
+    assert res.table.index.str.startswith(name).any()
+
+
+def test_nonfinite_draws_are_refused_naming_site_count_and_chains(chain_orbit_draws, mlp):
+    bad = {k: np.array(v, float) for k, v in chain_orbit_draws.items()}
+    bad["W0"][1, :10] = np.nan
+    bad["W0"][2, 5] = np.inf
+    message = r"11 draws of site 'W0' hold NaN or inf \(chains \[1, 2\]\)"
+    with pytest.raises(ValueError, match=message):
+        summary(bad, mlp=mlp)
