@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,9 @@ class Posterior:
         attrs = {"symbnn_model": model_to_config(self.model), "symbnn_space": self.space,
                  "symbnn_attrs": json.dumps(self.attrs, default=str)}
         # arviz_base.from_dict takes attributes per group; "/" is the root of the tree.
-        return from_dict(groups, attrs={"/": attrs})
+        with warnings.catch_warnings():  # many chains of few draws are named right, not swapped
+            warnings.filterwarnings("ignore", "Found chain dimension to be longer than draw")
+            return from_dict(groups, attrs={"/": attrs})
 
     @classmethod
     def from_numpyro(cls, model, mcmc, x, y, *, attrs: dict | None = None) -> Posterior:

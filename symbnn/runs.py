@@ -20,7 +20,8 @@ __all__ = ["PLOTS", "Run", "describe_data", "open_run", "to_jsonable", "write_js
 
 POSTERIOR, RUN, DATA, SUMMARY = "posterior.nc", "run.json", "data.npz", "summary.json"
 RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT = "rank.png", "occupancy.png", "predictive.png"
-PLOTS = (RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT)
+LPPD_PLOT = "lppd_by_chains.png"
+PLOTS = (RANK_PLOT, OCCUPANCY_PLOT, PREDICTIVE_PLOT, LPPD_PLOT)
 
 
 @dataclasses.dataclass(frozen=True)

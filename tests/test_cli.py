@@ -11,6 +11,7 @@ import math
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -230,3 +231,24 @@ def test_fit_with_one_chain_diagnoses_and_exits_0(tmp_path, capsys):
     assert summary["verdict"].endswith("(within one chain)")
     assert _finite(summary["table"]["canonical"]["max_rhat"])
     assert "one chain" in capsys.readouterr().out
+
+
+def test_many_chains_of_one_draw_get_the_many_chain_report(tmp_path, capsys):
+    out = tmp_path / "many"
+    args = list(TINY)
+    args[args.index("--chains") + 1] = "24"
+    args[args.index("--draws") + 1] = "1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["fit", *args, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    summary = _strict_json(out / "summary.json")  # refuses NaN
+    report = summary["many_chain"]
+    assert summary["num_draws"] == 1 and "table" not in summary
+    assert report["num_modes"] >= 1 and report["chains_needed"] >= 1
+    assert report["lppd_curve"]["num_draws"] == [1, 2, 4, 8, 16, 24]
+    assert isinstance(report["lppd_levelled_off"], bool)
+    assert 0.0 <= report["occupancy_p_value"] <= 1.0
+    assert len(report["warmup_divergences"]) == 24
+    assert "test LPPD of the first S chains" in text
+    assert (out / "lppd_by_chains.png").read_bytes().startswith(PNG_MAGIC)

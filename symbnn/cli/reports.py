@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from symbnn.runs import (
+    LPPD_PLOT,
     OCCUPANCY_PLOT,
     PLOTS,
     PREDICTIVE_PLOT,
@@ -53,6 +54,19 @@ def write_plots(run: Run, occupancy) -> list[str]:
     return names
 
 
+def _header(result: dict, num_inputs: int, where: str) -> str:
+    return (f"run {result['run']}: {result['data']}, {result['space']} space, "
+            f"{result['num_chains']} chains x {result['num_draws']} draws; predictive rows: "
+            f"{num_inputs} {where} inputs")
+
+
+def _test_lines(test: dict) -> list[str]:
+    if not test:
+        return []
+    score = ", ".join(f"{k} {v:.3f}" for k, v in test.items() if k != "num_rows")
+    return [f"test ({test['num_rows']} rows, standardised units): {score}"]
+
+
 def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     """The summary of a run folder as JSON-able dict and as printed text (plots written)."""
     from tqdm.auto import tqdm
@@ -60,6 +74,8 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     from symbnn import diagnostics
 
     post = run.post
+    if post.num_draws < diagnostics.MIN_DRAWS and post.num_chains > 1:
+        return many_chain_run(run, plots=plots)
     x_eval, where = run.eval_inputs
     bar = tqdm(total=4 if plots else 3, desc="diagnose: R-hat/ESS", disable=not progress,
                leave=False, file=sys.stderr)
@@ -96,17 +112,40 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
         "predictive_inputs": {"rows": where, "num": len(x_eval)},
         "occupancy": occ, "test": test, "plots": files,
     }
-    lines = [f"run {run.folder}: {result['data']}, {post.space} space, {post.num_chains} chains "
-             f"x {post.num_draws} draws; predictive rows: {len(x_eval)} {where} inputs", str(summ)]
+    lines = [_header(result, len(x_eval), where), str(summ)]
     if occ["tested"]:
         verdict = "rejected" if occ["rejects"] else "not rejected"
         lines.append(f"orbit occupancy: pooled p = {occ['pooled_p_value']:.3g} (uniform visits "
                      f"to orbit members {verdict} at level 0.01)")
     else:
         lines.append(f"orbit occupancy: not tested ({occ['reason']})")
-    if test:
-        score = ", ".join(f"{k} {v:.3f}" for k, v in test.items() if k != "num_rows")
-        lines.append(f"test ({test['num_rows']} rows, standardised units): {score}")
+    lines += _test_lines(test)
+    return result, "\n".join(lines)
+
+
+def many_chain_run(run: Run, *, plots: bool) -> tuple[dict, str]:
+    """:func:`diagnose_run` for many short chains: the many-chain report instead of R-hat."""
+    from symbnn import diagnostics
+
+    post = run.post
+    x_eval, where = run.eval_inputs
+    y_eval = run.y_test if where == "test" else post.y
+    report = diagnostics.many_chain_report(post, x=x_eval, y=y_eval)
+    files = []
+    if plots and report.lppd_curve is not None:
+        files.append(diagnostics.plot_lppd_curve(report.lppd_curve, run.folder / LPPD_PLOT))
+    for stale in set(PLOTS) - {Path(f).name for f in files}:
+        (run.folder / stale).unlink(missing_ok=True)
+    test = test_metrics(post, run.x_test, run.y_test)
+    result = {
+        "run": str(run.folder), "data": run.meta.get("data", {}).get("name"),
+        "space": post.space, "num_chains": post.num_chains, "num_draws": post.num_draws,
+        "verdict": "many short chains: R-hat and ESS are not defined; see many_chain",
+        "many_chain": report.to_dict(), "predictive_inputs": {"rows": where, "num": len(x_eval)},
+        "test": test, "plots": files,
+    }
+    lines = [_header(result, len(x_eval), where), str(report)]
+    lines += _test_lines(test)
     return result, "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from symbnn.diagnostics.convergence import (
     summary,
 )
 from symbnn.diagnostics.lppd import LPPD, lppd, lppd_curve
+from symbnn.diagnostics.many_chains import MIN_DRAWS, ManyChainReport, many_chain_report
 from symbnn.diagnostics.modes import Modes, chains_needed, count_modes, mode_weights
 from symbnn.diagnostics.orbits import (
     InvarianceResult,
@@ -23,7 +24,13 @@ from symbnn.diagnostics.orbits import (
     check_invariance,
     orbit_occupancy,
 )
-from symbnn.diagnostics.plots import plot_modes, plot_occupancy, plot_predictive, plot_rank
+from symbnn.diagnostics.plots import (
+    plot_lppd_curve,
+    plot_modes,
+    plot_occupancy,
+    plot_predictive,
+    plot_rank,
+)
 
 __all__ = [
     "VERDICT_CONVERGED",
@@ -33,6 +40,8 @@ __all__ = [
     "Comparison",
     "InvarianceResult",
     "LPPD",
+    "MIN_DRAWS",
+    "ManyChainReport",
     "Modes",
     "OccupancyResult",
     "Summary",
@@ -43,9 +52,11 @@ __all__ = [
     "energy_mmd_test",
     "lppd",
     "lppd_curve",
+    "many_chain_report",
     "mode_weights",
     "orbit_members_visited",
     "orbit_occupancy",
+    "plot_lppd_curve",
     "plot_modes",
     "plot_occupancy",
     "plot_predictive",

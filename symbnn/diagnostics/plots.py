@@ -19,7 +19,7 @@ from symbnn.diagnostics.orbits import OccupancyResult
 from symbnn.nets import MLP
 from symbnn.symmetry import Group
 
-__all__ = ["plot_modes", "plot_occupancy", "plot_predictive", "plot_rank"]
+__all__ = ["plot_lppd_curve", "plot_modes", "plot_occupancy", "plot_predictive", "plot_rank"]
 
 
 def Figure(**kwargs):  # noqa: N802 - stands in for the matplotlib class it returns
@@ -211,3 +211,27 @@ def plot_modes(modes: Modes, path) -> str:
     ax.set_title(f"{modes.num_modes} functionally distinct mode(s)")
     return _save(fig, path)
 
+
+
+def plot_lppd_curve(curve: dict, path) -> str:
+    """Test LPPD of the first S chains (draws) against S, with one standard error.
+
+    Parameters
+    ----------
+    curve : dict
+        From :func:`symbnn.diagnostics.lppd_curve` (``num_draws``, ``lppd``, ``lppd_se``).
+    path : str or path-like
+
+    Returns
+    -------
+    str
+    """
+    n, v, se = (np.asarray(curve[k], float) for k in ("num_draws", "lppd", "lppd_se"))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    ax.errorbar(n, v, yerr=se, marker="o", capsize=3)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("number of chains (draws) S")
+    ax.set_ylabel("test LPPD of the first S")
+    ax.set_title("does the LPPD level off with more chains?")
+    return _save(fig, path)
