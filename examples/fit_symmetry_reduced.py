@@ -167,7 +167,7 @@ def main(argv=None) -> int:
           "standardised canonical draws; a small p-value says the two differ)")
     for a, b in (("full", "quotient"), ("full", "constrained"), ("quotient", "constrained")):
         cmp = diagnostics.compare(jax.random.key(args.seed), posts[a], posts[b], x=x_test,
-                                  names=(a, b))
+                                  labels=(a, b))
         fn = ", ".join(f"{k} {v:.4f}" for k, v in cmp.function.items())
         print(f"{a:>8} vs {b:<11}: energy {cmp.energy_distance:+.4f} (p = "
               f"{cmp.energy_p_value:.3f}), MMD {cmp.mmd:+.4f} (p = {cmp.mmd_p_value:.3f}), "

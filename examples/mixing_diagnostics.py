@@ -125,7 +125,7 @@ def compare(post_a, post_b, x_test, names, seed):
     """``diagnostics.compare`` with PSIS-LOO on the training data (reported if PSIS fails)."""
     lls = (post_a.log_likelihood(), post_b.log_likelihood())
     cmp = diagnostics.compare(jax.random.key(seed), post_a, post_b, log_likelihood=lls,
-                              x=x_test, names=names)
+                              x=x_test, labels=names)
     if cmp.loo_error is not None:  # e.g. too few distinct draws for the Pareto tail fit
         print(f"  (PSIS-LOO failed: {cmp.loo_error})")
     return cmp

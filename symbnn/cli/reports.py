@@ -167,7 +167,7 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[dict, str]:
     x_eval, where = run_a.eval_inputs
     names = (str(run_a.folder), str(run_b.folder))
     names = names if names[0] != names[1] else ("a", "b")
-    cmp = diagnostics.compare(jax.random.key(0), a, b, x=x_eval, names=names,
+    cmp = diagnostics.compare(jax.random.key(0), a, b, x=x_eval, labels=names,
                               log_likelihood=(a.log_likelihood(), b.log_likelihood()))
     z = cmp.parameters["mean_z"].abs()
     result = {

@@ -241,7 +241,7 @@ def compare(
     rng_key, post_a, post_b, *, x=None, y=None, mlp: MLP | None = None,
     group: Group | None = None, space: str = "canonical", reference: Mapping | None = None,
     log_likelihood: tuple | None = None, num_permutations: int = 200, max_draws: int = 500,
-    names: tuple[str, str] = ("a", "b"), extra_sites=(),
+    labels: tuple[str, str] = ("a", "b"), extra_sites=(), names=None,
 ) -> Comparison:
     """Compare two posteriors of the same network after removing the symmetry.
 
@@ -270,11 +270,13 @@ def compare(
     max_draws : int
         Each posterior is reduced to a random subset (drawn with ``rng_key``) of at most this
         many draws for the permutation tests.
-    names : (str, str)
+    labels : (str, str)
         Labels of the posteriors in the LOO table.
     extra_sites : sequence of str
         Sites with two or more per-draw axes to accept outside the network (see
         :func:`symbnn.diagnostics.inputs.as_draws`).
+    names : dict or callable, optional
+        Site names of a model symbnn did not write mapped to symbnn's (``{"w1": "W0", ...}``).
 
     Returns
     -------
@@ -284,9 +286,10 @@ def compare(
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     if max_draws < 2:
         raise ValueError(f"max_draws must be >= 2, got {max_draws}")
-    da = inputs.as_draws(post_a, mlp=mlp, group=group, name="post_a", extra_sites=extra_sites)
+    da = inputs.as_draws(post_a, mlp=mlp, group=group, name="post_a", extra_sites=extra_sites,
+                         names=names)
     db = inputs.as_draws(post_b, mlp=mlp, group=group if group is not None else da.group,
-                         name="post_b", extra_sites=extra_sites)
+                         name="post_b", extra_sites=extra_sites, names=names)
     if da.mlp != db.mlp:
         raise ValueError(f"post_a and post_b must share the MLP, got {da.mlp} and {db.mlp}")
     if set(da.extras) != set(db.extras):
@@ -320,7 +323,7 @@ def compare(
     if lls is None and x is not None and y is not None and da.log_likelihood_fn is not None \
             and db.log_likelihood_fn is not None:
         lls = (da.log_likelihood_fn(x, y), db.log_likelihood_fn(x, y))
-    loo, loo_error = _try_loo(lls, names)
+    loo, loo_error = _try_loo(lls, labels)
     return Comparison(
         **test,
         parameters=_parameter_table(fa, fb, names_p),

@@ -191,7 +191,7 @@ def summary(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, reference: Mapping | None = None,
     rhat_threshold: float = 1.01, aligned: bool = True, max_sweeps: int = 10,
-    extra_sites=(),
+    extra_sites=(), names=None,
 ) -> Summary:
     """Convergence diagnostics before and after symmetry removal.
 
@@ -219,6 +219,8 @@ def summary(
     extra_sites : sequence of str
         Sites with two or more per-draw axes to accept outside the network (see
         :func:`symbnn.diagnostics.inputs.as_draws`).
+    names : dict or callable, optional
+        Site names of a model symbnn did not write mapped to symbnn's (``{"w1": "W0", ...}``).
 
     Returns
     -------
@@ -227,7 +229,7 @@ def summary(
     if not rhat_threshold > 1.0:
         raise ValueError(f"rhat_threshold must be > 1, got {rhat_threshold}")
     draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats,
-                            extra_sites=extra_sites)
+                            extra_sites=extra_sites, names=names)
     mlp = draws.mlp
     canon, g = inputs.canonical(draws)
     rows = {}

@@ -101,8 +101,12 @@ def _split(draws: Mapping, mlp: MLP, name: str, extra_sites=()):
     params = {k: draws[k] for k in mlp.param_names if k in draws}
     missing = [k for k in mlp.param_names if k not in draws]
     if missing:
-        raise ValueError(f"{name} must hold every network parameter {mlp.param_names}; "
-                         f"missing {missing}")
+        have = ", ".join(f"{k} {np.shape(v)[2:]}" for k, v in draws.items()) or "none"
+        raise ValueError(
+            f"{name} lacks the network sites {missing}. Expected per-draw shapes: "
+            f"{_expected(mlp)}; the draws have: {have}. symbnn names the weights of layer l "
+            "W{l} (the output layer WL) with x @ W, biases b{l}/bL; map other names with "
+            "names={'w1': 'W0', ...} (and MLP(..., use_bias=False) for nets without biases)")
     try:
         mlp.check_params(dict(params), batch_ndim=2)
     except ValueError as err:
@@ -133,17 +137,65 @@ def _check_finite(name: str, sites: Mapping[str, np.ndarray]) -> None:
                 "those chains or draws (e.g. divergent or failed runs) before diagnosing")
 
 
+def rename(draws: Mapping, names) -> dict:
+    """The draws with their sites renamed by a dict (unmapped names kept) or a callable."""
+    if callable(names):
+        new = {k: names(k) for k in draws}
+    elif isinstance(names, Mapping):
+        unknown = sorted(set(names) - set(draws))
+        if unknown:
+            raise ValueError(f"names maps sites {unknown} that the draws do not have "
+                             f"(they have {sorted(draws)})")
+        new = {k: names.get(k, k) for k in draws}
+    else:
+        raise TypeError(f"names must be a dict or a callable, got {type(names).__name__}")
+    if len(set(new.values())) != len(new):
+        raise ValueError(f"names maps two sites to one name: {new}")
+    return {new[k]: v for k, v in draws.items()}
+
+
+def _dataset_dict(ds) -> dict:
+    """(chain, draw, ...) numpy arrays of an xarray Dataset's variables."""
+    out = {}
+    for key, var in ds.data_vars.items():
+        if var.dims[:2] != ("chain", "draw"):
+            if not {"chain", "draw"} <= set(var.dims):
+                raise ValueError(f"variable {key!r} has dims {var.dims}, without chain and draw")
+            var = var.transpose("chain", "draw", ...)
+        out[str(key)] = np.asarray(var.values)
+    return out
+
+
+def _from_xarray(posterior, sample_stats):
+    """A DataTree's posterior (and sample_stats) or a Dataset as dicts; anything else as is."""
+    import xarray as xr
+
+    if isinstance(posterior, xr.DataTree):
+        if "posterior" not in posterior.children:
+            raise ValueError(f"the DataTree has no posterior group (groups: "
+                             f"{sorted(posterior.children)})")
+        if sample_stats is None and "sample_stats" in posterior.children:
+            sample_stats = _dataset_dict(posterior["sample_stats"].to_dataset())
+        return _dataset_dict(posterior["posterior"].to_dataset()), sample_stats
+    if isinstance(posterior, xr.Dataset):
+        return _dataset_dict(posterior), sample_stats
+    return posterior, sample_stats
+
+
 def as_draws(
     posterior, *, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, name: str = "posterior", extra_sites=(),
+    names=None,
 ) -> Draws:
     """Turn a posterior result object or a dict of draws into :class:`Draws`.
 
     Parameters
     ----------
-    posterior : result object or dict
+    posterior : result object, dict, DataTree or Dataset
         An object with ``.mlp`` and ``.draws`` (and optionally ``.params``, ``.sample_stats``,
-        ``.group``, ``.log_likelihood``), or a dict of (chain, draw, ...) arrays.
+        ``.group``, ``.log_likelihood``), a dict of (chain, draw, ...) arrays, an arviz
+        DataTree (its ``posterior`` and ``sample_stats`` groups, e.g. from
+        ``arviz.from_numpyro``) or an ``xarray.Dataset`` with ``chain`` and ``draw`` dims.
     mlp : MLP, optional
         Required with a dict; with an object it must agree with ``posterior.mlp``.
     group : Group, optional
@@ -155,8 +207,17 @@ def as_draws(
     extra_sites : sequence of str
         Sites with two or more per-draw axes to accept as non-network sites (refused by default:
         such a site is usually a weight of a network whose MLP spec is missing a layer).
+    names : dict or callable, optional
+        Site names of a model that symbnn did not write, mapped to symbnn's (``{"w1": "W0",
+        "w2": "W1", "w3": "WL"}``, or a function of the name returning the new one).
     """
     ll_fn = None
+    posterior, sample_stats = _from_xarray(posterior, sample_stats)
+    if names is not None:
+        if not isinstance(posterior, Mapping):
+            raise TypeError(f"names= renames the sites of a dict of draws, a DataTree or a "
+                            f"Dataset, not of a {type(posterior).__name__}")
+        posterior = rename(posterior, names)
     if isinstance(posterior, Mapping):
         if mlp is None:
             raise TypeError(f"{name} is a dict of draws, so mlp=... (a symbnn.MLP) is required")
@@ -164,10 +225,16 @@ def as_draws(
             raise TypeError(f"mlp must be a symbnn.MLP, got {type(mlp).__name__}")
         params, extras = _split(posterior, mlp, name, extra_sites)
         stats = {}
-    elif hasattr(posterior, "draws") and hasattr(posterior, "mlp"):
-        if mlp is not None and mlp != posterior.mlp:
-            raise ValueError(f"mlp={mlp} disagrees with {name}.mlp={posterior.mlp}")
-        mlp = posterior.mlp
+    elif hasattr(posterior, "draws"):
+        try:
+            posterior_mlp = posterior.mlp
+        except AttributeError as err:
+            raise TypeError(
+                f"{name} has no MLP spec ({err}); for a model symbnn did not write, pass its "
+                f"draws as a dict with mlp=MLP(...) and names={...}") from None
+        if mlp is not None and mlp != posterior_mlp:
+            raise ValueError(f"mlp={mlp} disagrees with {name}.mlp={posterior_mlp}")
+        mlp = posterior_mlp
         merged = dict(posterior.draws)
         merged.update(getattr(posterior, "params", None) or {})
         params, extras = _split(merged, mlp, name, extra_sites)

@@ -84,7 +84,7 @@ def _levelled_off(curve: dict) -> bool | None:
 
 
 def many_chain_report(posterior, *, x=None, y=None, mlp=None, level: float = 0.01,
-                      prob: float = 0.99) -> ManyChainReport:
+                      prob: float = 0.99, names=None) -> ManyChainReport:
     """What a run of many short chains can show without R-hat and ESS (see the module doc).
 
     Parameters
@@ -98,21 +98,24 @@ def many_chain_report(posterior, *, x=None, y=None, mlp=None, level: float = 0.0
         Level of the occupancy test.
     prob : float
         Probability for :func:`chains_needed`.
+    names : dict or callable, optional
+        Site names of a model symbnn did not write mapped to symbnn's.
     """
-    draws = inputs.as_draws(posterior, mlp=mlp)
+    draws = inputs.as_draws(posterior, mlp=mlp, names=names)
     notes = []
     if draws.num_chains < 2:
         raise ValueError(f"posterior must have at least 2 chains for a many-chain report, got "
                          f"{draws.num_chains}")
     p_value, occ_note = None, ""
     try:
-        occ = orbit_occupancy(posterior, mlp=mlp, adjust_for_autocorrelation=False)
+        occ = orbit_occupancy(posterior, mlp=mlp, adjust_for_autocorrelation=False,
+                              names=names)
         p_value = float(occ.pooled_p_value)
         occ_note = (f"uniform spread {'rejected' if p_value < level else 'not rejected'} at "
                     f"level {level:g}")
     except ValueError as err:  # nothing the group can move
         occ_note = str(err)
-    modes = count_modes(posterior, x=x, mlp=mlp)
+    modes = count_modes(posterior, x=x, mlp=mlp, names=names)
     needed = chains_needed(modes.num_modes, prob) if modes.num_modes > 1 else 1
     if modes.num_modes > 1 and draws.num_chains < needed:
         notes.append(f"{draws.num_chains} chains are fewer than the {needed} that visit all "

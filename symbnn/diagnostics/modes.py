@@ -103,6 +103,7 @@ def count_modes(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     space: str = "canonical", reference: Mapping | None = None, max_modes: int = 8,
     tol: float = 1.0, min_silhouette: float = 0.5, max_draws: int = 1000, extra_sites=(),
+    names=None,
 ) -> Modes:
     """Cluster canonical draws and report functionally distinct modes with their weights.
 
@@ -139,6 +140,8 @@ def count_modes(
     extra_sites : sequence of str
         Sites with two or more per-draw axes to accept outside the network (see
         :func:`symbnn.diagnostics.inputs.as_draws`).
+    names : dict or callable, optional
+        Site names of a model symbnn did not write mapped to symbnn's (``{"w1": "W0", ...}``).
 
     Returns
     -------
@@ -150,7 +153,7 @@ def count_modes(
         raise ValueError(f"max_modes must be >= 1, got {max_modes}")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
-    draws = inputs.as_draws(posterior, mlp=mlp, group=group, extra_sites=extra_sites)
+    draws = inputs.as_draws(posterior, mlp=mlp, group=group, extra_sites=extra_sites, names=names)
     params, _ = inputs.canonical(draws)
     if space == "aligned":
         ref = reference if reference is not None else {k: v[0, 0] for k, v in params.items()}

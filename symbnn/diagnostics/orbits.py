@@ -220,7 +220,7 @@ def _top_test(top: np.ndarray, h: int, adjust: bool) -> tuple[float, int, float]
 
 def orbit_occupancy(
     posterior, *, mlp: MLP | None = None, group: Group | None = None,
-    adjust_for_autocorrelation: bool = True, extra_sites=(),
+    adjust_for_autocorrelation: bool = True, extra_sites=(), names=None,
 ) -> OccupancyResult:
     """Test that the canonicalising group element is uniform across draws.
 
@@ -238,6 +238,8 @@ def orbit_occupancy(
     extra_sites : sequence of str
         Sites with two or more per-draw axes to accept outside the network (see
         :func:`symbnn.diagnostics.inputs.as_draws`).
+    names : dict or callable, optional
+        Site names of a model symbnn did not write mapped to symbnn's (``{"w1": "W0", ...}``).
 
     Returns
     -------
@@ -246,7 +248,7 @@ def orbit_occupancy(
         on top, so its p-values are tiny.
     """
     draws = inputs.as_draws(posterior, mlp=mlp, group=group, name="posterior",
-                            extra_sites=extra_sites)
+                            extra_sites=extra_sites, names=names)
     spec = draws.group.spec
     if not (spec.permute or spec.flip):
         raise ValueError("orbit_occupancy needs a group with permutations or sign flips, got "

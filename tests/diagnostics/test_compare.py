@@ -97,7 +97,7 @@ def test_classification_and_loo(runs, center, other_center):
         return np.log(np.take_along_axis(probs, y[None, None, :, None], -1)[..., 0])
 
     res = compare(KEY, a, b, mlp=clf, x=x, log_likelihood=(log_lik(a), log_lik(b)),
-                  names=("A", "B"), num_permutations=50)
+                  labels=("A", "B"), num_permutations=50)
     assert 0.0 <= res.function["agreement"] <= 1.0
     assert 0.0 < res.function["total_variation"] <= 1.0
     self_cmp = compare(KEY, a, a, mlp=clf, x=x, num_permutations=20)
