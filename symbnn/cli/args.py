@@ -94,6 +94,26 @@ def widths(text: str) -> tuple[int, ...]:
 QUIET = ("--quiet", "no progress bars or status lines")
 
 
+def sizes(text: str) -> tuple[int, ...]:
+    """Argument type: layer sizes ``D-H1-...-K`` (at least input and output), each >= 1."""
+    try:
+        out = tuple(int(v) for v in text.split("-"))
+    except ValueError:
+        out = ()
+    if len(out) < 2 or min(out) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected layer sizes such as 3-5-5-1 (inputs, hidden widths, outputs), got {text!r}")
+    return out
+
+
+def site_names(text: str) -> dict[str, str]:
+    """Argument type: ``old=new,...`` pairs of site names."""
+    pairs = [p.split("=") for p in text.split(",") if p]
+    if not pairs or any(len(p) != 2 or not all(p) for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected OLD=NEW,... such as w1=W0,w2=WL, got {text!r}")
+    return dict(pairs)
+
+
 def _switches(parser, *flags: tuple[str, str]) -> None:
     """Add on/off flags given as (name, help) pairs."""
     for name, text in flags:
@@ -158,7 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(handler=commands.fit)
 
     diag = sub.add_parser("diagnose", help="R-hat/ESS before and after symmetry removal, plots")
-    diag.add_argument("run_dir", metavar="RUN", help="a run folder written by 'symbnn fit'")
+    diag.add_argument("run_dir", metavar="RUN",
+                      help="a run folder written by 'symbnn fit', or a netCDF file of draws "
+                           "written by arviz (then --mlp is required)")
+    g = diag.add_argument_group("draws of a model symbnn did not write (a netCDF file)")
+    g.add_argument("--mlp", type=sizes, metavar="D-H1-...-K",
+                   help="layer sizes from inputs to outputs, e.g. 3-5-5-1")
+    g.add_argument("--activation", choices=ACTIVATIONS, default="tanh")
+    g.add_argument("--output", choices=TASKS, default="regression")
+    g.add_argument("--no-bias", action="store_true", help="the network has no biases")
+    g.add_argument("--names", type=site_names, metavar="OLD=NEW,...",
+                   help="map the file's site names to symbnn's, e.g. w1=W0,w2=W1,w3=WL")
     _switches(diag, ("--no-plots", "skip the PNG plots"), QUIET)
     diag.set_defaults(handler=commands.diagnose)
 

@@ -127,12 +127,42 @@ def fit(args) -> None:
 
 def diagnose(args) -> None:
     """``symbnn diagnose RUN``: write ``summary.json`` and the plots, print the report."""
+    if Path(args.run_dir).is_file():
+        diagnose_file(args)
+        return
+    if args.mlp is not None or args.names is not None:
+        raise ValueError("argument --mlp/--names: they describe a netCDF file of draws, but "
+                         f"{args.run_dir} is not a file")
     run = open_run(args.run_dir)
     result, text = diagnose_run(run, plots=not args.no_plots, progress=not args.quiet)
     write_json(run.folder / SUMMARY, result)
     print(text, flush=True)
     _info(args, f"symbnn diagnose: wrote {run.folder / SUMMARY}"
                 + "".join(f", {run.folder / p}" for p in result["plots"]))
+
+
+def diagnose_file(args) -> None:
+    """``symbnn diagnose FILE.nc --mlp ...``: draws written by arviz, from any numpyro model."""
+    import xarray as xr
+
+    from symbnn import diagnostics
+    from symbnn.nets import MLP
+
+    if args.mlp is None:
+        raise ValueError(f"argument --mlp: {args.run_dir} is a file of draws, so the network's "
+                         "layer sizes are needed, e.g. --mlp 3-5-5-1")
+    mlp = MLP(args.mlp[0], args.mlp[1:-1], args.mlp[-1], activation=args.activation,
+              output=args.output, use_bias=not args.no_bias)
+    try:
+        tree = xr.open_datatree(args.run_dir, engine="h5netcdf").load()
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{args.run_dir} is not a readable netCDF file of draws: {err}") from err
+    num_draws = tree["posterior"].sizes.get("draw", 0) if "posterior" in tree.children else 0
+    if 0 < num_draws < diagnostics.MIN_DRAWS:
+        text = str(diagnostics.many_chain_report(tree, mlp=mlp, names=args.names))
+    else:
+        text = str(diagnostics.summary(tree, mlp=mlp, names=args.names))
+    print(text, flush=True)
 
 
 def compare(args) -> None:

@@ -84,3 +84,19 @@ def test_posterior_of_a_foreign_model_names_the_cause(mcmc):
     post = symbnn.Posterior.from_numpyro(numpyro_bnn, run, x, np.zeros(len(x)))
     with pytest.raises(TypeError, match="no MLP spec.*names="):
         diagnostics.summary(post)
+
+
+def test_cli_diagnoses_a_netcdf_of_foreign_draws(mcmc, tmp_path, capsys):
+    from symbnn.cli import main
+
+    run, _ = mcmc
+    path = tmp_path / "foreign.nc"
+    arviz_base.from_numpyro(run).to_netcdf(path, engine="h5netcdf")
+    argv = ["diagnose", str(path), "--mlp", "2-3-3-1", "--activation", "tanh", "--no-bias",
+            "--names", "w1=W0,w2=W1,w3=WL", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "canonical" in out and "prec_obs" in out
+    with pytest.raises(SystemExit) as exc:  # without --mlp: a one-line error naming it
+        main(["diagnose", str(path)])
+    assert exc.value.code == 2 and "--mlp" in capsys.readouterr().err
