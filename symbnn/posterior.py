@@ -201,15 +201,31 @@ class Posterior:
             return from_dict(groups, attrs={"/": attrs})
 
     @classmethod
-    def from_numpyro(cls, model, mcmc, x, y, *, attrs: dict | None = None) -> Posterior:
-        """Wrap a finished ``numpyro.infer.MCMC`` run of a symbnn model.
+    def from_numpyro(cls, model, mcmc, x, y, *, attrs: dict | None = None, mlp=None,
+                     names=None) -> Posterior:
+        """Wrap a finished ``numpyro.infer.MCMC`` run of a numpyro BNN.
 
         Draws come from ``mcmc.get_samples(group_by_chain=True)``; extra fields recorded by
         ``mcmc.run(..., extra_fields=...)`` become sample statistics under symbnn's names
         (``potential_energy`` -> ``lp`` with the sign flipped, ``num_steps`` ->
-        ``num_integration_steps``).
+        ``num_integration_steps``). A model symbnn did not write needs ``mlp`` (the network it
+        computes) and ``names`` (its site names mapped to symbnn's, ``{"w1": "W0", ...}``); it
+        is wrapped in :class:`symbnn.models.foreign.ForeignModel`.
         """
         draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        if mlp is not None or names is not None:
+            from symbnn.diagnostics.inputs import rename
+            from symbnn.models.foreign import ForeignModel
+
+            if mlp is None or names is None:
+                raise ValueError("a model symbnn did not write needs both mlp= and names=")
+            mapping = dict(names) if isinstance(names, dict) else {k: names(k) for k in draws}
+            draws = rename(draws, mapping)
+            model = ForeignModel(model, mlp, tuple(mapping.items()))
+        elif not hasattr(model, "mlp"):
+            raise TypeError(f"model {getattr(model, '__name__', model)!r} has no MLP spec (not "
+                            "a symbnn.models.bnn model); pass mlp=MLP(...) and names={...} "
+                            "mapping its sites to W0, b0, ..., WL, bL")
         stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
         if "potential_energy" in stats:
             stats["lp"] = -stats.pop("potential_energy")

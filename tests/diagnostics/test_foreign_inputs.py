@@ -81,9 +81,22 @@ def test_datatree_and_dataset_inputs(mcmc):
 
 def test_posterior_of_a_foreign_model_names_the_cause(mcmc):
     run, x = mcmc
-    post = symbnn.Posterior.from_numpyro(numpyro_bnn, run, x, np.zeros(len(x)))
     with pytest.raises(TypeError, match="no MLP spec.*names="):
-        diagnostics.summary(post)
+        symbnn.Posterior.from_numpyro(numpyro_bnn, run, x, np.zeros(len(x)))
+
+
+def test_posterior_from_numpyro_with_mlp_and_names(mcmc):
+    run, x = mcmc
+    y = np.tanh(x[:, 0])
+    post = symbnn.Posterior.from_numpyro(numpyro_bnn, run, x, y, mlp=SPEC, names=NAMES)
+    assert sorted(post.draws) == ["W0", "W1", "WL", "prec_obs"]
+    ll = post.log_likelihood()  # the wrapped model renames its sites to the draws' names
+    assert ll.shape == (2, 40, len(x)) and np.all(np.isfinite(ll))
+    canon = post.canonical()
+    assert diagnostics.summary(canon, x=x[:5]).table.loc["raw", "max_rhat"] == pytest.approx(
+        diagnostics.summary(post, x=x[:5]).table.loc["canonical", "max_rhat"], rel=1e-6)
+    with pytest.raises(ValueError, match="both mlp= and names="):
+        symbnn.Posterior.from_numpyro(numpyro_bnn, run, x, y, mlp=SPEC)
 
 
 def test_cli_diagnoses_a_netcdf_of_foreign_draws(mcmc, tmp_path, capsys):
