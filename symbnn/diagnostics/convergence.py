@@ -191,7 +191,7 @@ def summary(
     posterior, *, x=None, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, reference: Mapping | None = None,
     rhat_threshold: float = 1.01, aligned: bool = True, max_sweeps: int = 10,
-    extra_sites=(), names=None,
+    extra_sites=(), names=None, drop_nonfinite: bool = False,
 ) -> Summary:
     """Convergence diagnostics before and after symmetry removal.
 
@@ -221,6 +221,8 @@ def summary(
         :func:`symbnn.diagnostics.inputs.as_draws`).
     names : dict or callable, optional
         Site names of a model symbnn did not write mapped to symbnn's (``{"w1": "W0", ...}``).
+    drop_nonfinite : bool
+        Drop chains holding NaN or inf (named in the notes and the verdict) instead of refusing.
 
     Returns
     -------
@@ -229,7 +231,8 @@ def summary(
     if not rhat_threshold > 1.0:
         raise ValueError(f"rhat_threshold must be > 1, got {rhat_threshold}")
     draws = inputs.as_draws(posterior, mlp=mlp, group=group, sample_stats=sample_stats,
-                            extra_sites=extra_sites, names=names)
+                            extra_sites=extra_sites, names=names,
+                            drop_nonfinite=drop_nonfinite)
     mlp = draws.mlp
     canon, g = inputs.canonical(draws)
     rows = {}
@@ -253,6 +256,10 @@ def summary(
         names = [f"{key}{list(i)}" if i else key for i in np.ndindex(*v.shape[2:])]
         rows[key] = convergence_stats(v.reshape(*v.shape[:2], -1), names)
     verdict, notes = _verdict(rows, rhat_threshold)
+    if draws.dropped_chains:
+        verdict = f"{verdict} (after dropping {len(draws.dropped_chains)} chains with NaN/inf)"
+        notes.append(f"chains {list(draws.dropped_chains)} held NaN or inf and were dropped "
+                     "(drop_nonfinite=True); the result describes the other chains only")
     if draws.num_chains == 1:
         verdict = f"{verdict} {ONE_CHAIN}"
         notes.append("one chain: R-hat compares the four quarters of the chain (split R-hat), "

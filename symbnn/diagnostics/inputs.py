@@ -55,6 +55,7 @@ class Draws:
     extras: dict[str, np.ndarray]
     sample_stats: dict[str, np.ndarray]
     log_likelihood_fn: Callable | None = None
+    dropped_chains: tuple[int, ...] = ()
 
     @property
     def num_chains(self) -> int:
@@ -121,8 +122,14 @@ def _split(draws: Mapping, mlp: MLP, name: str, extra_sites=()):
                 f"matrix, but the MLP {mlp.sizes} expects only {_expected(mlp)}; the spec may "
                 f"have a layer too few. Fix the MLP, or pass extra_sites=({key!r},) to carry it "
                 "as a site outside the network")
-    _check_finite(name, {**params, **extras})
     return params, extras
+
+
+def _bad_chains(sites: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Indices of the chains with a NaN or inf in any site."""
+    bad = [(~np.isfinite(np.asarray(v, float).reshape(*v.shape[:2], -1))).any(axis=(1, 2))
+           for v in sites.values()]
+    return np.flatnonzero(np.any(bad, axis=0))
 
 
 def _check_finite(name: str, sites: Mapping[str, np.ndarray]) -> None:
@@ -134,7 +141,7 @@ def _check_finite(name: str, sites: Mapping[str, np.ndarray]) -> None:
             raise ValueError(
                 f"{name}: {int(bad.sum())} draws of site {key!r} hold NaN or inf (chains "
                 f"{chains}); diagnostics of such draws would be NaN or silently wrong. Drop "
-                "those chains or draws (e.g. divergent or failed runs) before diagnosing")
+                "those chains (e.g. failed runs) first, or pass drop_nonfinite=True")
 
 
 def rename(draws: Mapping, names) -> dict:
@@ -185,7 +192,7 @@ def _from_xarray(posterior, sample_stats):
 def as_draws(
     posterior, *, mlp: MLP | None = None, group: Group | None = None,
     sample_stats: Mapping | None = None, name: str = "posterior", extra_sites=(),
-    names=None,
+    names=None, drop_nonfinite: bool = False,
 ) -> Draws:
     """Turn a posterior result object or a dict of draws into :class:`Draws`.
 
@@ -210,6 +217,9 @@ def as_draws(
     names : dict or callable, optional
         Site names of a model that symbnn did not write, mapped to symbnn's (``{"w1": "W0",
         "w2": "W1", "w3": "WL"}``, or a function of the name returning the new one).
+    drop_nonfinite : bool
+        Drop the chains that hold NaN or inf (recorded in ``Draws.dropped_chains``) instead of
+        refusing them; a chain's draws stay contiguous, as R-hat and ESS need.
     """
     ll_fn = None
     posterior, sample_stats = _from_xarray(posterior, sample_stats)
@@ -256,7 +266,23 @@ def as_draws(
         raise TypeError(f"group must be a symbnn Group, got {type(group).__name__}")
     elif group.spec.mlp != mlp:
         raise ValueError(f"group acts on {group.spec.mlp}, but the draws are for {mlp}")
-    return Draws(mlp, group, params, extras, stats, ll_fn)
+    dropped = ()
+    if drop_nonfinite:
+        bad = _bad_chains({**params, **extras})
+        if len(bad) == shape[0]:
+            raise ValueError(f"{name}: every chain holds NaN or inf; nothing is left to diagnose")
+        keep = np.setdiff1d(np.arange(shape[0]), bad)
+        params, extras, stats = ({k: v[keep] for k, v in d.items()}
+                                 for d in (params, extras, stats))
+        dropped = tuple(int(c) for c in bad)
+        ll_fn = None if ll_fn is None or not dropped else _keep_chains(ll_fn, keep)
+    else:
+        _check_finite(name, {**params, **extras})
+    return Draws(mlp, group, params, extras, stats, ll_fn, dropped)
+
+
+def _keep_chains(ll_fn: Callable, keep: np.ndarray) -> Callable:
+    return lambda x, y: np.asarray(ll_fn(x, y))[keep]
 
 
 def flatten_params(mlp: MLP, params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:

@@ -157,3 +157,13 @@ def test_nonfinite_draws_are_refused_naming_site_count_and_chains(chain_orbit_dr
     message = r"11 draws of site 'W0' hold NaN or inf \(chains \[1, 2\]\)"
     with pytest.raises(ValueError, match=message):
         summary(bad, mlp=mlp)
+
+
+def test_drop_nonfinite_drops_the_chains_and_says_so(chain_orbit_draws, mlp):
+    bad = {k: np.array(v, float) for k, v in chain_orbit_draws.items()}
+    bad["W0"][1, :10] = np.nan
+    res = summary(bad, mlp=mlp, drop_nonfinite=True)
+    clean = summary({k: np.delete(v, 1, axis=0) for k, v in bad.items()}, mlp=mlp)
+    assert "after dropping 1 chains with NaN/inf" in res.verdict
+    assert any("chains [1]" in n for n in res.notes)
+    np.testing.assert_allclose(res.table["max_rhat"], clean.table["max_rhat"])
