@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import sys
@@ -121,8 +120,7 @@ def fit(args) -> None:
     _info(args, f"symbnn fit: wrote {out / POSTERIOR}, {out / RUN} and {out / DATA} "
                 f"(sampling took {t2 - t1:.1f} s)")
     if not args.no_diagnose:
-        diagnose(argparse.Namespace(run_dir=str(out), quiet=args.quiet,
-                                     no_plots=args.no_plots))
+        _diagnose_folder(args, out)
 
 
 def diagnose(args) -> None:
@@ -133,7 +131,11 @@ def diagnose(args) -> None:
     if args.mlp is not None or args.names is not None:
         raise ValueError("argument --mlp/--names: they describe a netCDF file of draws, but "
                          f"{args.run_dir} is not a file")
-    run = open_run(args.run_dir)
+    _diagnose_folder(args, args.run_dir)
+
+
+def _diagnose_folder(args, folder) -> None:
+    run = open_run(folder)
     result, text = diagnose_run(run, plots=not args.no_plots, progress=not args.quiet)
     write_json(run.folder / SUMMARY, result)
     print(text, flush=True)
