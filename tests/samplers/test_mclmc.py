@@ -106,10 +106,9 @@ def test_vmap_layout_agrees_with_sequential_within_rounding():
     seq, vec = _run(chain_layout="sequential", **fixed), _run(chain_layout="vmap", **fixed)
     for k, v in seq.draws.items():
         np.testing.assert_allclose(vec.draws[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
-    # With tuning the adapted step sizes pass rounding on (measured: draws apart by <= 3e-3).
-    seq, vec = _run(chain_layout="sequential"), _run(chain_layout="vmap")
-    for k, v in seq.draws.items():
-        np.testing.assert_allclose(vec.draws[k], v, rtol=0, atol=2e-2, err_msg=k)
+    # No such claim holds with tuning: the 40 tuning steps amplify rounding (measured on an AMD
+    # EPYC with AVX-512: tuned L and step size 1.9% and 2.8% apart between the layouts, draws up
+    # to 0.11; on the machine this test was written on, 3e-3), so it is not asserted.
 
 
 @pytest.mark.parametrize(
