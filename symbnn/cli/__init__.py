@@ -22,6 +22,7 @@ import sys
 
 from symbnn.cli.args import build_parser, count, widths
 from symbnn.samplers import CheckpointError
+from symbnn.samplers.distributed import DistributedError
 
 __all__ = ["build_parser", "count", "main", "widths"]
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fit":
             hint = "; pass --checkpoint DIR to make a run resumable"
         parser.exit(130, f"symbnn: interrupted{hint}\n")
-    except (ValueError, TypeError, OSError, CheckpointError) as err:
+    except (ValueError, TypeError, OSError, CheckpointError, DistributedError) as err:
         if args.traceback:
             raise
         message = " ".join(str(err).split()) or type(err).__name__

@@ -175,6 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     _switches(g, ("--resume", "continue the run in --checkpoint"),
               ("--no-diagnose", "skip the diagnose step"),
               ("--no-plots", "diagnose without PNG plots"), QUIET)
+    g = fit.add_argument_group(
+        "processes", "a run across processes or machines (jax.distributed): pass all three, or "
+        "none under SLURM / Open MPI; process 0 writes the run folder")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+    g.add_argument("--num-processes", type=count(1), metavar="N", help="processes in the run")
+    g.add_argument("--process-id", type=count(0), metavar="I", help="this process, 0 to N-1")
+    g.add_argument("--distributed-timeout", type=count(1), default=300, metavar="S",
+                   help="seconds to wait for the coordinator and the other processes")
+    g.add_argument("--heartbeat-timeout", type=count(1), default=100, metavar="S",
+                   help="seconds after which a silent process counts as lost")
     fit.set_defaults(handler=commands.fit)
 
     diag = sub.add_parser("diagnose", help="R-hat/ESS before and after symmetry removal, plots")

@@ -65,6 +65,21 @@ def _kernel(args):
     return KERNELS[args.kernel](**options.get(args.kernel, {}))
 
 
+def _join_processes(args) -> bool:
+    """Join a multi-process run if the flags or a SLURM / Open MPI launch ask for one."""
+    from symbnn.samplers import distributed
+
+    flags = (args.coordinator, args.num_processes, args.process_id)
+    if all(f is None for f in flags) and not distributed.cluster_detected():
+        return False
+    try:
+        distributed.initialize(*flags, timeout=args.distributed_timeout,
+                               heartbeat_timeout=args.heartbeat_timeout)
+    except ValueError as err:
+        raise ValueError(f"argument --coordinator/--num-processes/--process-id: {err}") from err
+    return True
+
+
 def fit(args) -> None:
     """``symbnn fit``: sample, write the run folder, then diagnose it (unless told not to)."""
     import jax
@@ -76,6 +91,8 @@ def fit(args) -> None:
     if (out / POSTERIOR).exists() and not args.overwrite:
         raise ValueError(f"argument --out: {out} already holds a run; pass --overwrite to "
                          "replace it")
+    if _join_processes(args) and args.checkpoint is None:
+        args.checkpoint = str(out / "checkpoint")  # every process streams its chains there
     if args.resume and args.checkpoint is None:
         raise ValueError("argument --resume: needs --checkpoint DIR (the folder to resume)")
     t0 = time.perf_counter()
@@ -101,6 +118,9 @@ def fit(args) -> None:
         message = str(err).replace("resume=True", "--resume")
         raise CheckpointError(f"argument --checkpoint: {message}") from err
     t2 = time.perf_counter()
+    if jax.process_index() != 0:
+        _info(args, f"symbnn fit: process {jax.process_index()} done; process 0 writes {out}")
+        return
     post.attrs["data"] = data.name
     options = {k: v for k, v in vars(args).items() if k not in ("handler", "traceback", "argv")}
     meta = {

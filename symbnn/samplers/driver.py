@@ -22,10 +22,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from symbnn.samplers import checkpoint as ckpt
+from symbnn.samplers import distributed
 from symbnn.samplers.bridge import Bridge, make_bridge
 from symbnn.samplers.init import INITS, initial_positions
 from symbnn.samplers.kernels import Kernel, resolve_kernel
-from symbnn.samplers.layouts import batched, resolve_layout
+from symbnn.samplers.layouts import batched, local_layout, resolve_layout
 from symbnn.samplers.orbit import with_move
 from symbnn.samplers.spaces import Space, resolve_space
 from symbnn.symmetry.batched import over_draws
@@ -109,7 +110,11 @@ def sample(model, x, y, *, rng_key, num_chains: int = 4, num_warmup: int = 1000,
     space : {"full", "constrained", "quotient"}
         See :mod:`symbnn.samplers.spaces`.
     init : {"prior", "map", "ensemble"}
-    chain_layout : {"auto", "sequential", "vmap", "shard"}
+    chain_layout : {"auto", "sequential", "vmap", "shard", "distributed"}
+        See :mod:`symbnn.samplers.layouts`. ``"distributed"`` (what ``"auto"`` picks when
+        ``jax.process_count() > 1``) splits the chains among the processes of a
+        ``jax.distributed`` run; it needs ``checkpoint``, a folder every process can read, and
+        every process returns the whole Posterior, whose draws equal those of one process.
     progress : bool
         Show a progress bar (tqdm) over warm-up and sampling blocks.
     checkpoint : path, optional
@@ -139,20 +144,22 @@ def sample(model, x, y, *, rng_key, num_chains: int = 4, num_warmup: int = 1000,
     x, y = jnp.asarray(x), jnp.asarray(y)
     k_bridge, k_init, k_warm, k_draw = jax.random.split(rng_key, 4)
     bridge = make_bridge(k_bridge, run.space.model, x, y).bind(None, None)
-    folder = None if checkpoint is None else _open_checkpoint(
-        Path(checkpoint), run, x, y, rng_key, orbit_moves, resume)
-    bar = tqdm(total=num_warmup + num_draws, disable=not progress, desc="warmup",
-               unit="step", leave=False)
+    meta = _fingerprint(run, x, y, rng_key, orbit_moves)
+    share = _share(run, meta, checkpoint, resume)
+    bar = tqdm(total=num_warmup + num_draws, desc="warmup", unit="step", leave=False,
+               disable=not progress or jax.process_index() != 0)
     t0 = time.perf_counter()
-    warm = _warm_start(run, bridge, folder, k_init, k_warm, x, y)
+    warm = _warm_start(run, share, bridge, k_init, k_warm, x, y)
     timings = {"warmup_s": time.perf_counter() - t0}
     bar.update(run.num_warmup)
     bar.set_description("sampling")
     t1 = time.perf_counter()
-    blocks = _draw_blocks(run, bridge, folder, warm, _chain_keys(k_draw, run.num_chains), x, y,
-                          bar)
+    blocks = _draw_blocks(share.run, bridge, share.folder, warm,
+                          _chain_keys(k_draw, run.num_chains)[share.lo:share.hi], x, y, bar)
     bar.close()
     timings["sampling_s"] = time.perf_counter() - t1
+    if run.layout == "distributed":
+        warm, blocks = _gather(run, bridge, Path(checkpoint), share.run_id)
     return _posterior(run, bridge, warm, blocks, x, y, orbit_moves, timings)
 
 
@@ -176,28 +183,102 @@ def _settings(model, kernel, space, orbit_moves, chain_layout, init, num_chains,
     )
 
 
-def _open_checkpoint(folder: Path, run: _Run, x, y, rng_key, orbit_moves, resume) -> Path:
-    meta = ckpt.fingerprint(
+def _fingerprint(run: _Run, x, y, rng_key, orbit_moves) -> dict:
+    """What identifies the run: its checkpoint's ``meta.json`` and what processes compare."""
+    return ckpt.fingerprint(
         model=run.space.model, x=np.asarray(x), y=np.asarray(y),
         rng_key=np.asarray(jax.random.key_data(rng_key)), num_chains=run.num_chains,
         num_warmup=run.num_warmup, num_draws=run.num_draws, kernel=run.kernel,
         space=run.space.name, init=run.init, orbit_moves=orbit_moves, block_size=run.block_size,
         init_steps=run.init_steps, init_learning_rate=run.init_learning_rate, dtype=str(x.dtype),
     )
+
+
+class _Share(NamedTuple):
+    """What one process samples: chains ``[lo, hi)``, as ``run``, streamed to ``folder``."""
+
+    lo: int
+    hi: int
+    run: _Run
+    folder: Path | None
+    run_id: str | None = None  # a distributed run's name in the coordination service
+
+
+def _share(run: _Run, meta: dict, checkpoint, resume) -> _Share:
+    """The chains this process samples, its run over them and its checkpoint folder.
+
+    In one process that is every chain, the run itself and ``checkpoint``. In a distributed run
+    the processes first agree on the run (:func:`.distributed.agree`); each samples its
+    contiguous share in the layout ``"auto"`` picks for one process and streams it to
+    ``checkpoint/process_PPPP`` (a folder all processes can read).
+    """
+    if run.layout != "distributed":
+        folder = None if checkpoint is None else _open_checkpoint(Path(checkpoint), run, meta,
+                                                                  resume)
+        return _Share(0, run.num_chains, run, folder)
+    if checkpoint is None:
+        raise ValueError("chain_layout='distributed' needs checkpoint=, a folder every process "
+                         "can read: each streams its chains there and all of them read the rest")
+    count, me = jax.process_count(), jax.process_index()
+    lo, hi = distributed.chain_share(run.num_chains, count, me)
+    meta = {**meta, "num_processes": count}
+    run_id = distributed.new_run_id()
+    distributed.agree(run_id, meta)
+    local = run._replace(num_chains=hi - lo, layout=local_layout(hi - lo))
+    folder = _open_checkpoint(_process_folder(Path(checkpoint), me), local,
+                              {**meta, "process_index": me, "chains": [lo, hi]}, resume)
+    return _Share(lo, hi, local, folder, run_id)
+
+
+def _process_folder(checkpoint: Path, process_index: int) -> Path:
+    return checkpoint / f"process_{process_index:04d}"
+
+
+def _open_checkpoint(folder: Path, run: _Run, meta: dict, resume) -> Path:
     per_draw = 4 * (run.space.model.mlp.num_params + 16) * run.num_chains
     ckpt.check_writable(folder, per_draw * run.num_draws)
     ckpt.open_checkpoint(folder, meta, resume=resume)
     return folder
 
 
-def _warm_start(run: _Run, bridge: Bridge, folder, k_init, k_warm, x, y):
-    """Every chain's :class:`Tuned` after warm-up, read from the checkpoint if it is there."""
-    warm_file = folder / "warmup.npz" if folder is not None else None
+def _gather(run: _Run, bridge: Bridge, checkpoint: Path, run_id: str):
+    """Every process's warm-up and draws, read from the shared folder once all have written."""
+    distributed.wait_for_all(run_id, "sampled")
+    warms, per_process = [], []
+    for p in range(jax.process_count()):
+        folder = _process_folder(checkpoint, p)
+        warm = ckpt.load_warmup(folder / "warmup.npz", run.kernel, bridge.site_names)
+        blocks, _, start = ckpt.restore_blocks(folder, run.kernel, warm.state, run.num_draws)
+        if start != run.num_draws:
+            raise ckpt.CheckpointError(f"checkpoint {folder} holds {start} of "
+                                       f"{run.num_draws} draws after process {p} finished")
+        warms.append(warm)
+        per_process.append(blocks)
+    distributed.wait_for_all(run_id, "gathered")  # nobody leaves while others still read
+
+    def chains(*parts):
+        return np.concatenate(parts, axis=0)
+
+    return (jax.tree.map(chains, *warms),
+            [jax.tree.map(chains, *same) for same in zip(*per_process, strict=True)])
+
+
+def _warm_start(run: _Run, share: _Share, bridge: Bridge, k_init, k_warm, x, y):
+    """Every chain's :class:`Tuned` after warm-up, read from the checkpoint if it is there.
+
+    Starting points are drawn for all ``run.num_chains`` chains and this process's share kept,
+    so that a chain starts where it does in a one-process run.
+    """
+    warm_file = share.folder / "warmup.npz" if share.folder is not None else None
     if warm_file is not None and warm_file.exists():
         return ckpt.load_warmup(warm_file, run.kernel, bridge.site_names)
+    lo, hi, local = share.lo, share.hi, share.run
     init_program = _init_program(bridge, run.num_chains, run.init, run.space.canonical_start,
                                  run.init_steps, run.init_learning_rate)
-    warm = _warmup(run, bridge, init_program(k_init, x, y), k_warm, x, y)
+    positions = jax.tree.map(lambda a: a[lo:hi], init_program(k_init, x, y))
+    program = _warmup_program(local.kernel, bridge, local.space, local.num_warmup, local.layout,
+                              local.num_chains, local.chain_batch_size)
+    warm = program(_chain_keys(k_warm, run.num_chains)[lo:hi], positions, shared=(x, y))
     if warm_file is not None:
         ckpt.save_tree(warm_file, warm)
     return warm
@@ -266,13 +347,6 @@ def _warmup_program(kernel: Kernel, bridge: Bridge, space: Space, num_warmup, la
                            space=space)
 
     return batched(one_chain, layout, num_chains, chain_batch_size)
-
-
-def _warmup(run: _Run, bridge: Bridge, positions, rng_key, x, y):
-    """Every chain's tuned state and parameters, and its warm-up diagnostics."""
-    program = _warmup_program(run.kernel, bridge, run.space, run.num_warmup, run.layout,
-                              run.num_chains, run.chain_batch_size)
-    return program(_chain_keys(rng_key, run.num_chains), positions, shared=(x, y))
 
 
 def _thinned(algorithm, steps: int):

@@ -31,13 +31,16 @@ form a valid kernel for the quotient. The constrained space has no orbit moves.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
-from blackjax.base import SamplingAlgorithm
 
 from symbnn.nets import HOMOGENEOUS_ACTIVATIONS, MLP
 from symbnn.samplers.gig import log_gig
+
+if TYPE_CHECKING:
+    from blackjax.base import SamplingAlgorithm
 from symbnn.symmetry import Group, scalings
 from symbnn.types import Array, Params, PRNGKey
 
@@ -142,6 +145,8 @@ def with_move(algorithm: SamplingAlgorithm, move: Callable) -> SamplingAlgorithm
         k_kernel, k_move = jax.random.split(rng_key)
         state, info = algorithm.step(k_kernel, state)
         return move(k_move, state), info
+
+    from blackjax.base import SamplingAlgorithm
 
     return SamplingAlgorithm(algorithm.init, step)
 

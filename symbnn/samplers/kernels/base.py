@@ -66,6 +66,9 @@ class Kernel:
     """Base class of the kernel configurations (see the module doc)."""
 
     name: ClassVar[str]
+    # the blackjax state and tuned-parameter NamedTuples (properties where they come from
+    # blackjax, imported on first use: importing blackjax starts jax's backend, which a
+    # multi-process run must start later, in jax.distributed.initialize)
     state_type: ClassVar[type]
     params_type: ClassVar[type]
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-import blackjax
 import jax
 import jax.numpy as jnp
-from blackjax.adaptation.base import get_filter_adapt_info_fn
-from blackjax.mcmc.hmc import HMCState
 from jax.flatten_util import ravel_pytree
 
 from symbnn.samplers.kernels.base import Kernel, Tuned, check_positive, check_probability
@@ -29,8 +26,14 @@ class HMCParams(NamedTuple):
 class _Hamiltonian(Kernel):
     """What NUTS and HMC share: window adaptation, state type, statistics."""
 
-    state_type = HMCState
     params_type = HMCParams
+
+    @property
+    def state_type(self):
+        """``blackjax.mcmc.hmc.HMCState``."""
+        from blackjax.mcmc.hmc import HMCState
+
+        return HMCState
 
     def _blackjax(self):
         raise NotImplementedError
@@ -39,6 +42,9 @@ class _Hamiltonian(Kernel):
         raise NotImplementedError
 
     def tune(self, rng_key, position, logdensity_fn, *, num_steps, space) -> Tuned:
+        import blackjax
+        from blackjax.adaptation.base import get_filter_adapt_info_fn
+
         algo = self._blackjax()
         if num_steps > 0:
             warmup = blackjax.window_adaptation(
@@ -101,6 +107,8 @@ class NUTS(_Hamiltonian):
         check_positive("step_size", self.step_size)
 
     def _blackjax(self):
+        import blackjax
+
         return blackjax.nuts
 
     def _extra(self) -> dict:
@@ -135,6 +143,8 @@ class HMC(_Hamiltonian):
         check_positive("step_size", self.step_size)
 
     def _blackjax(self):
+        import blackjax
+
         return blackjax.hmc
 
     def _extra(self) -> dict:

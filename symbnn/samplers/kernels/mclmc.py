@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.mclmc_adaptation import MCLMCAdaptationState
-from blackjax.mcmc.integrators import IntegratorState
 from jax.flatten_util import ravel_pytree
 
 from symbnn.samplers.kernels.base import Kernel, Tuned, check_positive
@@ -58,8 +55,6 @@ class MCLMC(Kernel):
     """
 
     name = "mclmc"
-    state_type = IntegratorState
-    params_type = MCLMCAdaptationState
     thinning: int = 1
     L: float | None = None
     step_size: float | None = None
@@ -73,19 +68,35 @@ class MCLMC(Kernel):
         check_positive("desired_energy_var", self.desired_energy_var)
 
     @property
+    def state_type(self):
+        """``blackjax.mcmc.integrators.IntegratorState``."""
+        from blackjax.mcmc.integrators import IntegratorState
+
+        return IntegratorState
+
+    @property
+    def params_type(self):
+        """``blackjax.adaptation.mclmc_adaptation.MCLMCAdaptationState``."""
+        from blackjax.adaptation.mclmc_adaptation import MCLMCAdaptationState
+
+        return MCLMCAdaptationState
+
+    @property
     def steps_per_draw(self) -> int:
         """``thinning``."""
         return int(self.thinning)
 
-    def _start(self, position) -> MCLMCAdaptationState:
+    def _start(self, position):
         flat = ravel_pytree(position)[0]
         root = jnp.sqrt(jnp.asarray(flat.size, flat.dtype))
         L = root if self.L is None else jnp.asarray(self.L, flat.dtype)
         eps = 0.25 * root if self.step_size is None else jnp.asarray(self.step_size, flat.dtype)
-        return MCLMCAdaptationState(L, eps, jnp.ones_like(flat))
+        return self.params_type(L, eps, jnp.ones_like(flat))
 
     def tune(self, rng_key, position, logdensity_fn, *, num_steps, space) -> Tuned:
         """Tuning of L, step size and (tied on the quotient) diagonal preconditioner."""
+        import blackjax
+
         k_init, k_tune, k_fold = jax.random.split(rng_key, 3)
         state = blackjax.mcmc.mclmc.init(position, logdensity_fn, k_init)
         params = self._start(position)
@@ -111,6 +122,8 @@ class MCLMC(Kernel):
 
     def algorithm(self, logdensity_fn, params):
         """``blackjax.mclmc`` with the tuned parameters."""
+        import blackjax
+
         return blackjax.mclmc(logdensity_fn, L=params.L, step_size=params.step_size,
                               inverse_mass_matrix=params.inverse_mass_matrix)
 
