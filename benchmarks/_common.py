@@ -36,6 +36,10 @@ def set_host_devices(num_devices: int) -> None:
     numpyro.set_host_device_count(int(num_devices))
 
 
+def _failed(proc_out: str, code) -> dict:
+    return {"error": f"worker exited with {code}", "output_tail": proc_out[-3000:]}
+
+
 def run_worker(script: str | Path, config: dict, *, timeout_s: float | None = None) -> dict:
     """Run ``script --worker <json>`` in a fresh Python process and return the dict it writes.
 
@@ -43,24 +47,90 @@ def run_worker(script: str | Path, config: dict, *, timeout_s: float | None = No
     JSON. A failed worker yields ``{"error": ...}`` with the tail of its output, so one broken
     configuration does not lose the others.
     """
+    return run_worker_group(script, config, 1, timeout_s=timeout_s)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_worker_group(script: str | Path, config: dict, num_processes: int, *,
+                     timeout_s: float | None = None) -> dict:
+    """Run ``num_processes`` workers at once, as the processes of one ``jax.distributed`` run.
+
+    With more than one process each worker's config also holds ``"coordinator"`` (127.0.0.1 at
+    a free port), ``"num_processes"`` and ``"process_id"``. Returns process 0's result, with
+    ``process_s`` the wall time until the last process ended; any failed process fails the run.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        result_path = Path(tmp) / "result.json"
-        payload = json.dumps({**config, "result_path": str(result_path)})
+        extra = {}
+        if num_processes > 1:
+            extra = {"coordinator": f"127.0.0.1:{free_port()}", "num_processes": num_processes}
+        procs, paths = [], []
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(script), "--worker", payload], cwd=REPO_ROOT,
-                capture_output=True, text=True, timeout=timeout_s, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout_s} s"}
+        for i in range(num_processes):
+            paths.append(Path(tmp) / f"result_{i}.json")
+            payload = json.dumps({**config, **extra, "result_path": str(paths[i]),
+                                  **({"process_id": i} if extra else {})})
+            with open(Path(tmp) / f"output_{i}.txt", "w") as log:  # a file: no pipe fills up
+                procs.append(subprocess.Popen(
+                    [sys.executable, str(script), "--worker", payload], cwd=REPO_ROOT,
+                    stdout=log, stderr=subprocess.STDOUT))
+        results = []
+        for i, (proc, path) in enumerate(zip(procs, paths, strict=True)):
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                for p in procs:
+                    p.kill()
+                return {"error": f"timed out after {timeout_s} s"}
+            if proc.returncode != 0 or not path.exists():
+                for p in procs:
+                    p.kill()
+                return _failed((Path(tmp) / f"output_{i}.txt").read_text(), proc.returncode)
+            results.append(json.loads(path.read_text()))
         process_s = time.perf_counter() - t0
-        if proc.returncode != 0 or not result_path.exists():
-            tail = (proc.stdout + proc.stderr)[-3000:]
-            return {"error": f"worker exited with {proc.returncode}", "output_tail": tail}
-        result = json.loads(result_path.read_text())
+    result = results[0]
     result["process_s"] = process_s
     return result
+
+
+def add_cluster_flags(parser) -> None:
+    """``--coordinator --num-processes --process-id``: the script as a process of a cluster run."""
+    g = parser.add_argument_group(
+        "this script as one process of a cluster run (jax.distributed; none of the three "
+        "under srun / mpirun)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+    g.add_argument("--num-processes", type=int, metavar="N")
+    g.add_argument("--process-id", type=int, metavar="I")
+
+
+def in_cluster(args) -> bool:
+    """True when the flags of :func:`add_cluster_flags` or a SLURM / Open MPI launch ask for it."""
+    from symbnn.samplers.distributed import cluster_detected
+
+    return (args.coordinator is not None or args.num_processes is not None
+            or args.process_id is not None or cluster_detected())
+
+
+def cluster_config(args) -> dict:
+    """The worker settings that make :func:`join_cluster` join the run of ``args``."""
+    return {"cluster": True, "coordinator": args.coordinator,
+            "num_processes": args.num_processes, "process_id": args.process_id}
+
+
+def join_cluster(config: dict) -> None:
+    """In a worker, before JAX starts: join the multi-process run ``config`` describes, if any."""
+    if "process_id" in config or config.get("cluster"):
+        from symbnn.samplers import distributed
+
+        distributed.initialize(config.get("coordinator"), config.get("num_processes"),
+                               config.get("process_id"))
 
 
 def write_worker_result(config: dict, result: dict) -> None:

@@ -14,9 +14,15 @@ Configurations, each in a fresh process (timings include compilation):
 * symbnn with ``chain_layout`` "vmap" and "sequential" on one CPU device and "shard" on two host
   devices;
 * numpyro ``MCMC(NUTS(model), chain_method="vectorized")`` on a subset of the chains
-  (``--peer-chains``), its wall time extrapolated linearly to the full number of chains.
+  (``--peer-chains``), its wall time extrapolated linearly to the full number of chains;
+* with ``--processes N``: symbnn ``chain_layout="distributed"`` over N processes of one CPU
+  device each (a ``jax.distributed`` run on 127.0.0.1), compared with "sequential" in one process
+  (speed-up, efficiency = speed-up / N, and whether the draws are bit-identical).
 
-Run ``python benchmarks/many_chains.py`` (``--quick`` for a smoke run).
+Run ``python benchmarks/many_chains.py`` (``--quick`` for a smoke run). On a cluster, start the
+script once per process with ``--coordinator HOST:PORT --num-processes N --process-id I`` (or
+under ``srun`` / ``mpirun`` with none of them) and ``--checkpoint DIR`` on a shared file system:
+every process samples its share of the protocol's chains and process 0 writes the JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,9 +39,12 @@ import numpy as np
 from _common import (
     DEFAULT_DATA_DIR,
     REPO_ROOT,
+    add_cluster_flags,
+    cluster_config,
+    in_cluster,
     machine_info,
     ratio,
-    run_worker,
+    run_worker_group,
     table,
     write_json,
     write_worker_result,
@@ -49,9 +59,10 @@ LAYOUTS = ("vmap", "sequential", "shard")
 # ------------------------------------------------------------------ worker side
 def worker(config: dict) -> None:
     """Run one configuration in this (fresh) process and write its result."""
-    from _common import set_host_devices
+    from _common import join_cluster, set_host_devices
 
     set_host_devices(config["devices"])
+    join_cluster(config)
     import jax
     from _common import CompileClock
 
@@ -75,7 +86,9 @@ def worker(config: dict) -> None:
     if config["sampler"] == "symbnn":
         post = symbnn.sample(model, x, y, rng_key=key, num_chains=n_chains, num_warmup=n_warm,
                              num_draws=1, chain_layout=config["layout"], progress=False,
-                             chain_batch_size=config.get("chain_batch_size"))
+                             chain_batch_size=config.get("chain_batch_size"),
+                             checkpoint=config.get("checkpoint"),
+                             resume=config.get("resume", False))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         result.update(warmup_s=post.attrs["warmup_s"], sampling_s=post.attrs["sampling_s"])
     else:
@@ -95,8 +108,13 @@ def worker(config: dict) -> None:
     result.update(lppd=lppd, lppd_se=se, num_draws_total=int(np.prod(ll.shape[:2])),
                   divergences=int(np.sum(stats["diverging"])),
                   mean_leapfrog_last_step=float(np.mean(steps)),
-                  max_leapfrog_last_step=int(np.max(steps)))
-    write_worker_result(config, result)
+                  max_leapfrog_last_step=int(np.max(steps)),
+                  processes=jax.process_count())
+    if config.get("draws_path"):
+        np.savez(config["draws_path"], **post.draws)
+    if config.get("result_path"):
+        write_worker_result(config, result)
+    return result
 
 
 # ------------------------------------------------------------------ driver side
@@ -135,6 +153,13 @@ def main(argv: list[str] | None = None) -> dict:
                         help="chains of the numpyro run (default 128; 0 skips the peer)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600.0, help="per configuration, s")
+    parser.add_argument("--processes", type=int, default=0, metavar="N",
+                        help="also run symbnn distributed over N local processes")
+    add_cluster_flags(parser)
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help="cluster run: the shared folder the processes stream their chains "
+                             "to (default: OUT without .json, plus .checkpoint)")
+    parser.add_argument("--resume", action="store_true", help="cluster run: continue it")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -153,10 +178,16 @@ def main(argv: list[str] | None = None) -> dict:
         "model": "MLP 1-3-1 tanh, N(0,1) prior, Gaussian likelihood, sigma ~ HalfNormal(1)",
         "standardize": "all (whole-data statistics)", "dtype": "float32",
     }
+    if in_cluster(args):
+        return _cluster_process(args, settings)
     configs = [{"name": f"symbnn_{lay}", "sampler": "symbnn", "layout": lay,
                 "devices": 2 if lay == "shard" else 1,
                 "num_chains": peer_chains if lay in args.subset_layouts else num_chains}
                for lay in args.layouts]
+    if args.processes > 1:
+        configs.append({"name": f"symbnn_distributed_{args.processes}proc", "sampler": "symbnn",
+                        "layout": "distributed", "devices": 1, "processes": args.processes,
+                        "num_chains": num_chains})
     if peer_chains:
         configs.append({"name": "numpyro_vectorized", "sampler": "numpyro", "devices": 1,
                         "num_chains": peer_chains})
@@ -172,16 +203,23 @@ def main(argv: list[str] | None = None) -> dict:
                   "The machine is shared with other jobs: see loadavg_start/loadavg_end.",
               ]}
     rows = []
-    for cfg in configs:
-        job = {**settings, **cfg, "chain_batch_size": args.chain_batch_size}
-        print(f"{cfg['name']} ({cfg['num_chains']} chains) ...", file=sys.stderr, flush=True)
-        res = run_worker(__file__, job, timeout_s=args.timeout)
-        row = {**cfg, **res}
-        if "error" in res:
-            print(f"  failed: {res['error']}\n{res.get('output_tail', '')}", file=sys.stderr)
-        else:
-            _extrapolate(row, num_chains)
-        rows.append(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        for cfg in configs:
+            job = {**settings, **cfg, "chain_batch_size": args.chain_batch_size,
+                   "draws_path": f"{tmp}/{cfg['name']}.npz", "checkpoint": (
+                       f"{tmp}/{cfg['name']}_checkpoint" if cfg.get("processes") else None)}
+            print(f"{cfg['name']} ({cfg['num_chains']} chains) ...", file=sys.stderr,
+                  flush=True)
+            res = run_worker_group(__file__, job, cfg.get("processes", 1),
+                                   timeout_s=args.timeout)
+            row = {**cfg, **res}
+            if "error" in res:
+                print(f"  failed: {res['error']}\n{res.get('output_tail', '')}",
+                      file=sys.stderr)
+            else:
+                _extrapolate(row, num_chains)
+            rows.append(row)
+        report["distributed"] = _distributed_summary(rows, tmp)
     ok = [r for r in rows if "error" not in r]
     symb = [r for r in ok if r["sampler"] == "symbnn"]
     peer = next((r for r in ok if r["sampler"] == "numpyro"), None)
@@ -197,6 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["speedup_vs_numpyro (peer wall full / symbnn wall full)"] = ratio(
             peer["wall_full_s"], best["wall_full_s"])
     report["machine"]["loadavg_end"] = list(os.getloadavg())
+    dist = report["distributed"]
 
     print(f"\n== many chains: {num_chains} chains x ({settings['num_warmup']} warm-up + 1 draw), "
           f"sinusoidal, 1x3 tanh")
@@ -209,8 +248,54 @@ def main(argv: list[str] | None = None) -> dict:
     if best is not None and peer is not None:
         print(f"numpyro vectorized ({peer['num_chains']} chains) extrapolated: "
               f"{peer['wall_full_s']:.1f} s")
+    if dist:
+        print(f"distributed over {dist['processes']} processes: x{dist['speedup_wall']:.2f} vs "
+              f"sequential in one process (efficiency {dist['efficiency_wall']:.0%}; with "
+              f"process start-up x{dist['speedup_process']:.2f}), draws bit-identical: "
+              f"{dist['draws_equal_sequential']}")
     path = write_json(args.out, report)
     print(f"\nwrote {path}")
+    return report
+
+
+def _distributed_summary(rows: list[dict], folder: str) -> dict | None:
+    """Speed-up and draw equality of the distributed run against the sequential one."""
+    ok = {r["layout"]: r for r in rows if r["sampler"] == "symbnn" and "error" not in r}
+    dist, seq = ok.get("distributed"), ok.get("sequential")
+    if dist is None or seq is None or dist["num_chains"] != seq["num_chains"]:
+        return None
+    a = np.load(f"{folder}/{dist['name']}.npz")
+    b = np.load(f"{folder}/{seq['name']}.npz")
+    equal = sorted(a.files) == sorted(b.files) and all(
+        np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
+    speedup = ratio(seq["wall_s"], dist["wall_s"])
+    return {"processes": dist["processes"], "speedup_wall": speedup,
+            "efficiency_wall": speedup / dist["processes"],
+            "speedup_process": ratio(seq["process_s"], dist["process_s"]),
+            "draws_equal_sequential": bool(equal), "target_efficiency": 0.9,
+            "note": "wall_s: the sampling call of process 0 (it ends after every process has "
+                    "sampled and the draws are gathered); process_s: from starting the "
+                    "processes to the last one's exit, start-up and imports included"}
+
+
+def _cluster_process(args, settings: dict) -> dict:
+    """This process's part of a cluster run of the symbnn protocol; process 0 writes JSON."""
+    out = Path(args.out)
+    config = {**settings, "name": "symbnn_distributed", "sampler": "symbnn",
+              "layout": "distributed", "devices": 1, **cluster_config(args),
+              "resume": args.resume,
+              "checkpoint": args.checkpoint or str(out.with_suffix("")) + ".checkpoint"}
+    result = worker(config)
+    import jax
+
+    if jax.process_index() != 0:
+        return result
+    row = {**config, **result}
+    _extrapolate(row, settings["num_chains"])
+    report = {"benchmark": "many_chains", "machine": machine_info(), "settings": settings,
+              "published": PUBLISHED, "results": [row]}
+    print(table([row], COLUMNS))
+    print(f"\nwrote {write_json(out, report)}")
     return report
 
 

@@ -35,6 +35,9 @@ import numpy as np
 from _common import (
     DEFAULT_DATA_DIR,
     REPO_ROOT,
+    add_cluster_flags,
+    cluster_config,
+    in_cluster,
     machine_info,
     run_worker,
     table,
@@ -71,11 +74,12 @@ SETTING_KEYS = ("dataset", "net", "mode", "num_chains", "num_draws", "num_warmup
 
 
 # ------------------------------------------------------------------ worker side
-def worker(config: dict) -> None:
-    """Sample one cell in this (fresh) process and write its result."""
-    from _common import set_host_devices
+def worker(config: dict) -> dict:
+    """Sample one cell in this (fresh) process; write its result if asked, and return it."""
+    from _common import join_cluster, set_host_devices
 
     set_host_devices(config["devices"])
+    join_cluster(config)
     import jax
     from _common import CompileClock
 
@@ -101,7 +105,7 @@ def worker(config: dict) -> None:
     lppd, se, _ = diagnostics.lppd(ll)
     stats = post.sample_stats
     steps = np.asarray(stats["num_integration_steps"])
-    write_worker_result(config, {
+    result = {
         "wall_s": wall, **clock.snapshot(), "devices": jax.device_count(),
         "num_train": int(x.shape[0]), "num_test": int(data.x_test.shape[0]),
         "num_parameters": int(mlp.num_params) + 1,
@@ -111,7 +115,11 @@ def worker(config: dict) -> None:
         "warmup_divergences": int(np.sum(post.attrs.get("warmup_divergences", 0))),
         "mean_leapfrog": float(steps.mean()), "max_leapfrog": int(steps.max()),
         "share_at_tree_cap": float(np.mean(steps >= 2**MAX_TREE_DEPTH - 1)),
-    })
+        "processes": jax.process_count(),
+    }
+    if config.get("result_path"):
+        write_worker_result(config, result)
+    return result
 
 
 # ------------------------------------------------------------------ cells and the table
@@ -154,18 +162,30 @@ def judge(row: dict) -> dict:
     return out
 
 
-def run_cell(settings: dict, args: argparse.Namespace) -> dict:
+def run_cell(settings: dict, args: argparse.Namespace) -> dict | None:
+    """Run a cell in a worker process (in this process, distributed, in a cluster run) and
+    store it; in a cluster run only process 0 stores it, the others return None."""
     many = settings["mode"] == "many"
     devices = args.devices if many else 1
     job = {**settings, "data_dir": str(Path(args.data_dir).resolve()), "devices": devices,
            "layout": "shard" if devices > 1 else "sequential"}
-    if args.checkpoint:
+    cluster = in_cluster(args)
+    if cluster:
+        job.update(cluster_config(args), devices=1, layout="distributed")
+    if args.checkpoint or cluster:
         # one folder per settings, so a resized rerun never meets another size's checkpoint
         sizes = "_".join(f"{k}{settings[k]}" for k in SETTING_KEYS[3:])
         folder = f"{cell_path(settings).stem}_{sizes}"
         job["checkpoint"] = str(Path(args.cell_dir) / "checkpoints" / folder)
     t0 = time.perf_counter()
-    res = run_worker(__file__, job, timeout_s=args.timeout)
+    if cluster:
+        import jax
+
+        res = worker(job)
+        if jax.process_index() != 0:
+            return None
+    else:
+        res = run_worker(__file__, job, timeout_s=args.timeout)
     row = {**settings, "layout": job["layout"], "devices_requested": devices, **res,
            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg_end": list(os.getloadavg())}
     row["cell_wall_s"] = time.perf_counter() - t0
@@ -275,10 +295,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--table-only", action="store_true",
                         help="only assemble the stored cells into the table")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    add_cluster_flags(parser)
     args = parser.parse_args(argv)
     if args.worker:
         worker(json.loads(args.worker))
         return {}
+    if in_cluster(args) and args.modes != ["many"]:
+        parser.error("a cluster run splits the chains of 'many' cells among the processes: "
+                     "pass --modes many (a 'one' cell is a single chain)")
 
     if not args.table_only:
         check_data_dir(Path(args.data_dir), args.datasets)
@@ -301,6 +325,8 @@ def main(argv: list[str] | None = None) -> dict:
                           f"({settings['num_warmup']} + {settings['num_draws']})) ...",
                           file=sys.stderr, flush=True)
                     row = run_cell(settings, args)
+                    if row is None:  # a cluster process other than 0
+                        continue
                     if "error" in row:
                         print(f"  failed: {row['error']}\n{row.get('output_tail', '')}",
                               file=sys.stderr)
@@ -309,6 +335,11 @@ def main(argv: list[str] | None = None) -> dict:
                               f"{row['published']} ({row['published_se']}), "
                               f"{row['wall_s']:.0f} s", file=sys.stderr, flush=True)
 
+    if in_cluster(args) and not args.table_only:
+        import jax
+
+        if jax.process_index() != 0:
+            return {}  # process 0 writes the table
     report = {"benchmark": "reproduce_table", "source": SOURCE, "protocol": PROTOCOL,
               "machine": machine_info(), **assemble(args.cell_dir), "notes": [
                   "Rows with fewer chains, draws or warm-up steps than the protocol say so in "

@@ -236,8 +236,9 @@ def test_fit_with_one_chain_diagnoses_and_exits_0(tmp_path, capsys):
 def test_many_chains_of_one_draw_get_the_many_chain_report(tmp_path, capsys):
     out = tmp_path / "many"
     args = list(TINY)
-    args[args.index("--chains") + 1] = "24"
+    args[args.index("--chains") + 1] = "64"  # the shape: 64 chains x 1 draw
     args[args.index("--draws") + 1] = "1"
+    args[args.index("--warmup") + 1] = "30"
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert main(["fit", *args, "--out", str(out)]) == 0
@@ -246,9 +247,9 @@ def test_many_chains_of_one_draw_get_the_many_chain_report(tmp_path, capsys):
     report = summary["many_chain"]
     assert summary["num_draws"] == 1 and "table" not in summary
     assert report["num_modes"] >= 1 and report["chains_needed"] >= 1
-    assert report["lppd_curve"]["num_draws"] == [1, 2, 4, 8, 16, 24]
+    assert report["lppd_curve"]["num_draws"] == [1, 2, 4, 8, 16, 32, 64]
     assert isinstance(report["lppd_levelled_off"], bool)
     assert 0.0 <= report["occupancy_p_value"] <= 1.0
-    assert len(report["warmup_divergences"]) == 24
+    assert len(report["warmup_divergences"]) == 64
     assert "test LPPD of the first S chains" in text
     assert (out / "lppd_by_chains.png").read_bytes().startswith(PNG_MAGIC)

@@ -91,8 +91,12 @@ def fit(args) -> None:
     if (out / POSTERIOR).exists() and not args.overwrite:
         raise ValueError(f"argument --out: {out} already holds a run; pass --overwrite to "
                          "replace it")
-    if _join_processes(args) and args.checkpoint is None:
-        args.checkpoint = str(out / "checkpoint")  # every process streams its chains there
+    if _join_processes(args):
+        if args.layout not in ("auto", "distributed"):
+            raise ValueError(f"argument --layout: a run across processes splits the chains "
+                             f"among them (auto or distributed), got {args.layout}")
+        if args.checkpoint is None:
+            args.checkpoint = str(out / "checkpoint")  # every process streams its chains there
     if args.resume and args.checkpoint is None:
         raise ValueError("argument --resume: needs --checkpoint DIR (the folder to resume)")
     t0 = time.perf_counter()

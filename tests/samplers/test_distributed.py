@@ -145,7 +145,7 @@ def test_cli_unreachable_coordinator_exits_2(capsys):
     from symbnn.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["fit", "--data", "sinusoid", "--widths", "2", "--chains", "2", "--quiet",
+        main(["fit", "--data", "sinusoidal", "--widths", "2", "--chains", "2", "--quiet",
               "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2",
               "--process-id", "1", "--distributed-timeout", "1", "--out", "unused"])
     assert exc.value.code == 2
@@ -204,3 +204,57 @@ def test_importing_symbnn_leaves_the_backend_to_jax_distributed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert out.stdout.strip() == "False", out.stderr
+
+
+def _launch(tmp_path, argv_of, num_processes, tag):
+    port = _free_port()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
+    procs = []
+    for i in range(num_processes):
+        log = open(tmp_path / f"{tag}_{i}.log", "w")  # noqa: SIM115 (closed with the process)
+        flags = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(num_processes),
+                 "--process-id", str(i)]
+        procs.append(subprocess.Popen(argv_of(flags), stdout=log, stderr=subprocess.STDOUT,
+                                      env=env, cwd=HERE.parents[1]))
+    return procs
+
+
+FIT = ["fit", "--data", "sinusoidal", "--num-train", "24", "--num-test", "8", "--widths", "2",
+       "--chains", "3", "--warmup", "15", "--draws", "6", "--kernel", "hmc", "--quiet"]
+
+
+@pytest.mark.slow
+def test_cli_fit_across_two_processes_writes_one_run_with_the_sequential_draws(tmp_path):
+    from symbnn.cli import main
+    from symbnn.posterior import load
+
+    out = tmp_path / "two"
+    procs = _launch(tmp_path, lambda flags: [sys.executable, "-m", "symbnn", *FIT, "--out",
+                                             str(out), "--no-diagnose", *flags], 2, "fit")
+    assert _finish(procs) == [0, 0], _logs(tmp_path, "fit", 2)
+    assert (out / "posterior.nc").exists() and (out / "checkpoint" / "process_0001").is_dir()
+    assert main([*FIT, "--layout", "sequential", "--no-diagnose", "--out",
+                 str(tmp_path / "one")]) == 0
+    a, b = load(out / "posterior.nc"), load(tmp_path / "one" / "posterior.nc")
+    assert a.attrs["chain_layout"] == "distributed"
+    for k, v in b.draws.items():
+        assert np.array_equal(a.draws[k], v), k
+
+
+@pytest.mark.slow
+def test_reproduce_table_runs_a_cell_across_two_processes(tmp_path):
+    bench = HERE.parents[1] / "benchmarks" / "reproduce_table.py"
+    cells = tmp_path / "cells"
+    common = [sys.executable, str(bench), "--datasets", "sinusoidal", "--nets", "f1",
+              "--modes", "many", "--chains", "f1=4", "--warmup", "10", "--cell-dir", str(cells)]
+    procs = _launch(tmp_path, lambda flags: [*common, "--out", str(tmp_path / "t.json"), *flags],
+                    2, "table")
+    assert _finish(procs) == [0, 0], _logs(tmp_path, "table", 2)
+    row = json.loads((cells / "sinusoidal_f1_many.json").read_text())
+    assert row["processes"] == 2 and row["layout"] == "distributed" and row["num_chains"] == 4
+    one = subprocess.run([*common, "--force", "--devices", "1", "--cell-dir",
+                          str(tmp_path / "cells1"), "--out", str(tmp_path / "t1.json")],
+                         capture_output=True, text=True, cwd=HERE.parents[1], timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    ref = json.loads((tmp_path / "cells1" / "sinusoidal_f1_many.json").read_text())
+    assert ref["processes"] == 1 and row["lppd"] == ref["lppd"]  # the same draws
