@@ -49,7 +49,7 @@ def sampling_forbidden(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("sampling started")
 
-    monkeypatch.setattr(driver_module, "_warmup", forbidden)
+    monkeypatch.setattr(driver_module, "_warmup_program", forbidden)
     monkeypatch.setattr(driver_module, "_block_runner", forbidden)
 
 

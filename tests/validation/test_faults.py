@@ -190,7 +190,7 @@ def sampling_forbidden(monkeypatch):
         calls.append(1)
         raise AssertionError("sampling started")
 
-    monkeypatch.setattr(driver_module, "_warmup", forbidden)
+    monkeypatch.setattr(driver_module, "_warmup_program", forbidden)
     monkeypatch.setattr(driver_module, "_block_runner", forbidden)
     return calls
 
