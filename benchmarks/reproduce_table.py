@@ -163,8 +163,11 @@ def judge(row: dict) -> dict:
 
 
 def run_cell(settings: dict, args: argparse.Namespace) -> dict | None:
-    """Run a cell in a worker process (in this process, distributed, in a cluster run) and
-    store it; in a cluster run only process 0 stores it, the others return None."""
+    """Run a cell in a worker process and store it.
+
+    In a cluster run the cell runs in this process, distributed; process 0 stores it and the
+    others return None.
+    """
     many = settings["mode"] == "many"
     devices = args.devices if many else 1
     job = {**settings, "data_dir": str(Path(args.data_dir).resolve()), "devices": devices,

@@ -139,6 +139,10 @@ BAD_FIT = [
     (lambda p: ["--data", "no_such_set"], "argument --data"),
     (lambda p: ["--output", "classification"], "argument --output"),
     (lambda p: ["--resume"], "argument --resume"),
+    # a flag the chosen kernel does not take is refused, not dropped
+    (lambda p: ["--kernel", "mclmc", "--target-accept", "0.9"], "argument --target-accept"),
+    (lambda p: ["--kernel", "hmc", "--max-tree-depth", "5"], "argument --max-tree-depth"),
+    (lambda p: ["--coordinator", "127.0.0.1:1"], "argument --coordinator"),
 ]
 
 

@@ -162,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kept draws per chain")
     g.add_argument("--layout", choices=LAYOUTS, default="auto", help="how chains share devices")
     g.add_argument("--init", choices=INITS, default="prior", help="chain initialisation")
-    g.add_argument("--target-accept", type=_probability, default=0.8, metavar="P",
-                   help="target acceptance rate of the step-size adaptation")
-    g.add_argument("--max-tree-depth", type=count(1), default=10, metavar="N",
-                   help="NUTS: maximum trajectory doublings")
+    g.add_argument("--target-accept", type=_probability, metavar="P",
+                   help="nuts, hmc: target acceptance rate of the step-size adaptation "
+                        "(default 0.8)")
+    g.add_argument("--max-tree-depth", type=count(1), metavar="N",
+                   help="nuts: maximum trajectory doublings (default 10)")
     g.add_argument("--seed", type=count(0), default=0, metavar="N", help="seed of the sampler")
     g = fit.add_argument_group("output")
     g.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")

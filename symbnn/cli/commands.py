@@ -58,11 +58,20 @@ def _load_data(args):
     return data
 
 
+_KERNEL_FLAGS = {"target_accept": ("nuts", "hmc"), "max_tree_depth": ("nuts",)}
+
+
 def _kernel(args):
-    """The kernel object of ``--kernel`` with the adaptation flags it takes."""
-    options = {"nuts": dict(target_accept=args.target_accept, max_tree_depth=args.max_tree_depth),
-               "hmc": dict(target_accept=args.target_accept)}
-    return KERNELS[args.kernel](**options.get(args.kernel, {}))
+    """The kernel object of ``--kernel`` with the flags given for it.
+
+    A flag the kernel does not take is refused, never silently dropped.
+    """
+    given = {k: getattr(args, k) for k in _KERNEL_FLAGS if getattr(args, k) is not None}
+    for flag, kernels in _KERNEL_FLAGS.items():
+        if flag in given and args.kernel not in kernels:
+            raise ValueError(f"argument --{flag.replace('_', '-')}: applies to --kernel "
+                             f"{' or '.join(kernels)}, not {args.kernel}")
+    return KERNELS[args.kernel](**given)
 
 
 def _join_processes(args) -> bool:
@@ -91,6 +100,7 @@ def fit(args) -> None:
     if (out / POSTERIOR).exists() and not args.overwrite:
         raise ValueError(f"argument --out: {out} already holds a run; pass --overwrite to "
                          "replace it")
+    kernel = _kernel(args)  # refuses flags the kernel does not take, before anything runs
     if _join_processes(args):
         if args.layout not in ("auto", "distributed"):
             raise ValueError(f"argument --layout: a run across processes splits the chains "
@@ -116,7 +126,7 @@ def fit(args) -> None:
             num_chains=args.chains, num_warmup=args.warmup, num_draws=args.draws,
             space=args.space, init=args.init, chain_layout=args.layout,
             progress=not args.quiet, checkpoint=args.checkpoint, resume=args.resume,
-            kernel=_kernel(args),
+            kernel=kernel,
         )
     except CheckpointError as err:  # speak of the command's flags, not the function's
         message = str(err).replace("resume=True", "--resume")
