@@ -1,0 +1,129 @@
+"""kernel="mams": exact posterior, folded quotient, resume, tuning notes, bad settings, name."""
+
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import symbnn
+from symbnn import MLP
+from symbnn.models import bnn
+from symbnn.samplers import KERNELS, MAMS
+from symbnn.samplers import checkpoint as ckpt_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+from test_exact_linear import MIN_ESS, Z_MAX, _beta, _data, closed_form, z_scores  # noqa: E402
+from test_exact_linear import MODEL as LINEAR  # noqa: E402
+
+TANH = bnn(MLP(1, (3,), 1, "tanh", "regression"))
+SMALL = dict(num_chains=2, num_warmup=40, num_draws=12, block_size=4, progress=False)
+
+
+def _sine():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (16, 1))
+    return x, np.sin(2 * x[:, 0]) + 0.1 * rng.normal(size=16)
+
+
+def _run(**kw):
+    x, y = _sine()
+    settings = dict(SMALL, rng_key=jax.random.key(7), kernel=MAMS(thinning=2))
+    settings.update(kw)
+    return symbnn.sample(TANH, x, y, **settings)
+
+
+def test_draws_match_the_exact_posterior_of_a_linear_model():
+    # Conjugate Gaussian posterior (tests/validation/test_exact_linear.py), with that file's
+    # settings and MCSE-based |z| < Z_MAX, as for NUTS: MAMS is Metropolis-adjusted, hence exact.
+    # Measured: means within 0.034 sd of the exact ones, |z| <= 2.1, bulk ESS about 800 of 2000.
+    x, y = _data()
+    post = symbnn.sample(LINEAR, x, y, rng_key=jax.random.key(11), kernel="mams", num_chains=4,
+                         num_warmup=300, num_draws=500, progress=False)
+    mu, cov = closed_form(x, y)
+    z_mean, z_cov, ess = z_scores(_beta(post), mu, cov)
+    assert ess > MIN_ESS
+    assert np.all(np.abs(z_mean) < Z_MAX), z_mean
+    assert np.all(np.abs(z_cov) < Z_MAX), z_cov
+    assert post.attrs["kernel"] == "mams" and "notes" not in post.attrs
+    assert len(post.attrs["tuned_L"]) == len(post.attrs["tuned_step_size"]) == 4
+    assert np.all(np.isfinite(post.attrs["tuned_step_size"]))
+    wrong_mu, wrong_cov = closed_form(x, y, sigma=0.6)  # the power check of that file
+    z_mean, z_cov, _ = z_scores(_beta(post), wrong_mu, wrong_cov)
+    assert np.max(np.abs(np.concatenate([z_mean, z_cov]))) > Z_MAX
+
+
+def test_quotient_draws_are_canonical_and_stats_named():
+    post = _run(space="quotient")
+    net = {k: post.draws[k] for k in TANH.mlp.param_names}
+    canon = jax.vmap(jax.vmap(lambda p: TANH.group.canonicalize(p)[0]))(net)
+    for k in net:
+        np.testing.assert_allclose(canon[k], net[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    stats = post.sample_stats
+    assert {"lp", "acceptance_rate", "diverging", "step_size", "num_integration_steps"} <= set(
+        stats)
+    assert np.all(np.asarray(stats["num_integration_steps"]) >= 1)
+    rate = np.asarray(stats["acceptance_rate"])
+    assert np.all((rate >= 0) & (rate <= 1))
+
+
+def test_resume_gives_the_draws_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    reference = _run(orbit_moves=True)
+    real, calls = ckpt_module.write_block, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(ckpt_module, "write_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(orbit_moves=True, checkpoint=tmp_path / "run")
+    monkeypatch.setattr(ckpt_module, "write_block", real)
+    resumed = _run(orbit_moves=True, checkpoint=tmp_path / "run", resume=True)
+    for k, v in reference.draws.items():
+        np.testing.assert_array_equal(resumed.draws[k], v, err_msg=k)
+    for k in ("lp", "num_integration_steps", "acceptance_rate"):
+        np.testing.assert_array_equal(resumed.sample_stats[k], reference.sample_stats[k])
+
+
+@pytest.mark.parametrize(
+    ("kernel", "fragment"),
+    [
+        (MAMS(step_size=5.0), "MAMS acceptance rate"),  # rejects nearly everything
+        (MAMS(target_accept=0.3, step_size=1e-3), "MAMS acceptance rate"),  # accepts all
+    ],
+)
+def test_tuning_problems_are_noted_per_chain(kernel, fragment):
+    post = _run(kernel=kernel, num_warmup=0)
+    notes = post.attrs.get("notes", [])
+    assert any(n.startswith(f"chain 0: {fragment}") for n in notes), notes
+    assert any(n.startswith("chain 1:") for n in notes), notes
+
+
+def test_the_name_mams_is_registered():
+    assert KERNELS["mams"] is MAMS
+    post = _run(kernel="mams", num_warmup=0)
+    assert post.attrs["kernel"] == "mams" and post.attrs["target_accept"] == 0.9
+    assert np.asarray(post.draws["W0"]).shape[:2] == (2, 12)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: MAMS(target_accept=1.0), "target_accept"),
+        (lambda: MAMS(target_accept=0.0), "target_accept"),
+        (lambda: MAMS(thinning=0), "thinning"),
+        (lambda: MAMS(thinning=1.5), "thinning"),
+        (lambda: MAMS(L=0.0), "L"),
+        (lambda: MAMS(step_size=-1.0), "step_size"),
+        (lambda: MAMS(target_num_integration_steps=1.0), "target_num_integration_steps"),
+        (lambda: _run(kernel="mamsx"), "kernel"),
+    ],
+)
+def test_bad_settings_raise_one_line_errors_naming_the_argument(make, match):
+    with pytest.raises(ValueError, match=match) as err:
+        make()
+    assert "\n" not in str(err.value)
