@@ -58,7 +58,7 @@ def _load_data(args):
     return data
 
 
-_KERNEL_FLAGS = {"target_accept": ("nuts", "hmc"), "max_tree_depth": ("nuts",)}
+_KERNEL_FLAGS = {"target_accept": ("nuts", "hmc", "mams"), "max_tree_depth": ("nuts",)}
 
 
 def _kernel(args):
