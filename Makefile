@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
-PYTEST_ARGS ?= -m "not slow"
+PYTEST_ARGS ?= -m "not slow" -n 2
 
 # Find a Python >= 3.12: python3.13, python3.12, pyenv's, or python3 if new enough.
 FIND_PYTHON := for p in python3.13 python3.12 $$(ls -d /root/.pyenv/versions/3.1[2-9]*/bin/python3 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null) python3; do \
@@ -31,7 +31,7 @@ test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-slow: venv
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow -n 2
 
 test-all: venv
 	$(PY) -m pytest -m ""

@@ -69,6 +69,7 @@ def test_examples_reject_bad_counts(name, bad):
     assert exc.value.code == 2
 
 
+@pytest.mark.slow  # compile-bound (20-35 s); the default suite keeps classification
 def test_mixing_diagnostics(tmp_path, capsys):
     out = run("mixing_diagnostics",
               [*TINY, "--samplers", "numpyro", "quotient", "--out", str(tmp_path)], capsys)
@@ -120,6 +121,7 @@ def test_fit_symmetry_reduced(tmp_path, capsys):
 
 
 # Fifty draws per chain give noisy Pareto tail fits; arviz warns about k > 0.5, as expected here.
+@pytest.mark.slow  # compile-bound (20-35 s); the default suite keeps classification
 @pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto:UserWarning")
 def test_arviz_comparison(tmp_path, capsys):
     # PSIS needs distinct draws in every chain's tail; 30 warm-up steps can leave a chain stuck,
@@ -158,6 +160,7 @@ def test_classification(tmp_path, capsys):
     assert_pngs(tmp_path, ["probabilities.png", "rank.png"])
 
 
+@pytest.mark.slow  # compile-bound (20-35 s); the default suite keeps classification
 def test_relu_scaling(tmp_path, capsys):
     out = run("relu_scaling", [*TINY, "--widths", "3", "--out", str(tmp_path)], capsys)
     assert_sections(out, ["ESS per gradient evaluation"])
@@ -173,6 +176,7 @@ def test_relu_scaling(tmp_path, capsys):
                            "predictive_orbit_moves.png"])
 
 
+@pytest.mark.slow  # compile-bound (20-35 s); the default suite keeps classification
 def test_sklearn_estimators(capsys):
     out = run("sklearn_estimators", [*TINY, "--folds", "2", "--widths", "3"], capsys)
     assert_sections(out, ["cross-validation", "predictive mean", "classification"])

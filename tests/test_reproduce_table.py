@@ -83,6 +83,7 @@ def test_missing_tables_are_refused_not_replaced_by_generators(rt, tmp_path):
                  "--cell-dir", str(tmp_path / "cells"), "--out", str(tmp_path / "t.json")])
 
 
+@pytest.mark.slow  # two worker processes, each compiling NUTS (about 30 s)
 def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()

@@ -100,6 +100,7 @@ def test_resume_gives_the_draws_of_an_uninterrupted_run(tmp_path, monkeypatch):
     np.testing.assert_array_equal(resumed.sample_stats["lp"], reference.sample_stats["lp"])
 
 
+@pytest.mark.slow  # compiles the vmapped kernel (about 15 s)
 def test_vmap_layout_agrees_with_sequential_within_rounding():
     # Fixed L and step size: the same arithmetic, vectorised; 24 transitions keep rounding tiny.
     fixed = dict(kernel=MCLMC(thinning=2, L=1.0, step_size=0.1), num_warmup=0)
