@@ -142,6 +142,7 @@ BAD_FIT = [
     # a flag the chosen kernel does not take is refused, not dropped
     (lambda p: ["--kernel", "mclmc", "--target-accept", "0.9"], "argument --target-accept"),
     (lambda p: ["--kernel", "hmc", "--max-tree-depth", "5"], "argument --max-tree-depth"),
+    (lambda p: ["--kernel", "smc", "--init", "map"], "argument --init"),
     (lambda p: ["--coordinator", "127.0.0.1:1"], "argument --coordinator"),
 ]
 
@@ -155,6 +156,18 @@ def test_bad_fit_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message
     assert exc.value.code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_failed_warmup_exits_1_with_one_line(tmp_path, capsys):
+    # SMC that cannot finish tempering in one step: the run stops, no posterior is written
+    argv = ["fit", "--data", "sinusoidal", "--out", str(tmp_path / "run"), "--kernel", "smc",
+            "--chains", "8", "--warmup", "1", "--draws", "1", "--quiet"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 1
+    assert "warm-up failed" in err and "raise num_warmup" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run" / "posterior.nc").exists()
 
 
 def test_nan_in_data_file_names_data_argument(tmp_path, capsys):

@@ -13,7 +13,9 @@ the data set and its standardiser statistics, timings), ``data.npz`` (the test s
 
 Results go to stdout; progress bars and status lines go to stderr and ``--quiet`` silences them.
 Bad arguments, and bad input the library rejects, end with one line ``symbnn: error: ...`` and
-exit code 2; ``symbnn --traceback ...`` shows the traceback instead.
+exit code 2; a warm-up that fails (:class:`~symbnn.samplers.TuningError`) ends with one line
+``symbnn: warm-up failed: ...`` and exit code 1; ``symbnn --traceback ...`` shows the traceback
+instead.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sys
 
 from symbnn.cli.args import build_parser, count, widths
-from symbnn.samplers import CheckpointError
+from symbnn.samplers import CheckpointError, TuningError
 from symbnn.samplers.distributed import DistributedError
 
 __all__ = ["build_parser", "count", "main", "widths"]
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``symbnn`` command with ``argv`` (default ``sys.argv[1:]``); returns 0.
 
     Errors end the process: ``SystemExit(2)`` with a one-line message for bad arguments or
-    input, ``SystemExit(130)`` on Ctrl-C.
+    input, ``SystemExit(1)`` for a failed warm-up, ``SystemExit(130)`` on Ctrl-C.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -53,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         parser.exit(2, f"symbnn: error: {message}\n")
+    except TuningError as err:  # the arguments were fine; the run failed and wrote no draws
+        if args.traceback:
+            raise
+        parser.exit(1, f"symbnn: warm-up failed: {' '.join(str(err).split())}\n")
     return 0
 
 

@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--layout", choices=LAYOUTS, default="auto", help="how chains share devices")
     g.add_argument("--init", choices=INITS, default="prior", help="chain initialisation")
     g.add_argument("--target-accept", type=_probability, metavar="P",
-                   help="nuts, hmc, mams: target acceptance rate of the step-size adaptation "
-                        "(default: the kernel's, 0.8 or 0.9 for mams)")
+                   help="nuts, hmc, mams, smc: target acceptance rate of the step-size adaptation "
+                        "(default: the kernel's: 0.8; 0.9 for mams, 0.65 for smc)")
     g.add_argument("--max-tree-depth", type=count(1), metavar="N",
                    help="nuts: maximum trajectory doublings (default 10)")
     g.add_argument("--seed", type=count(0), default=0, metavar="N", help="seed of the sampler")

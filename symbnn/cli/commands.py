@@ -58,7 +58,7 @@ def _load_data(args):
     return data
 
 
-_KERNEL_FLAGS = {"target_accept": ("nuts", "hmc", "mams"), "max_tree_depth": ("nuts",)}
+_KERNEL_FLAGS = {"target_accept": ("nuts", "hmc", "mams", "smc"), "max_tree_depth": ("nuts",)}
 
 
 def _kernel(args):
@@ -71,7 +71,11 @@ def _kernel(args):
         if flag in given and args.kernel not in kernels:
             raise ValueError(f"argument --{flag.replace('_', '-')}: applies to --kernel "
                              f"{' or '.join(kernels)}, not {args.kernel}")
-    return KERNELS[args.kernel](**given)
+    kernel = KERNELS[args.kernel](**given)
+    if kernel.population and args.init != "prior":
+        raise ValueError(f"argument --init: --kernel {args.kernel} tempers its chains from the "
+                         f"prior and needs --init prior, got --init {args.init}")
+    return kernel
 
 
 def _join_processes(args) -> bool:

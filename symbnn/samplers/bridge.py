@@ -12,6 +12,7 @@ import numpyro
 from numpyro.handlers import seed, substitute, trace
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
+from numpyro.primitives import Messenger
 
 from symbnn.types import Array, PRNGKey
 
@@ -52,6 +53,21 @@ class Bridge:
         """Log joint density at an unconstrained position."""
         return -potential_energy(self.model, (self.x,), {"y": self.y}, position)
 
+    def logprior_fn(self, position: dict) -> Array:
+        """Log prior density at an unconstrained position (Jacobians of the transforms included).
+
+        The prior is the latent sites and the log-Jacobian factors numpyro adds for them; every
+        other sample site (observations, ``numpyro.factor`` terms of the model) is likelihood.
+        ``logprior_fn + loglik_fn == logdensity_fn``.
+        """
+        model = _only(self.model, frozenset(self.site_names), prior=True)
+        return -potential_energy(model, (self.x,), {"y": self.y}, position)
+
+    def loglik_fn(self, position: dict) -> Array:
+        """Log likelihood at an unconstrained position (see :meth:`logprior_fn`)."""
+        model = _only(self.model, frozenset(self.site_names), prior=False)
+        return -potential_energy(model, (self.x,), {"y": self.y}, position)
+
     def constrain_fn(self, position: dict) -> dict:
         """Unconstrained position -> constrained values of the latent sites (one draw)."""
         out = constrain_fn(self.model, (self.x,), {"y": self.y}, position)
@@ -61,6 +77,31 @@ class Bridge:
         """Constrained values of the latent sites -> unconstrained position (one draw)."""
         return unconstrain_fn(self.model, (self.x,), {"y": self.y},
                               {k: sites[k] for k in self.site_names})
+
+
+class _Only(Messenger):
+    """Mask the sample sites of the likelihood (``prior=True``) or of the prior (``False``)."""
+
+    def __init__(self, fn, latent: frozenset, prior: bool):
+        self.latent, self.prior = latent, prior
+        super().__init__(fn)
+
+    def _is_prior(self, name: str) -> bool:
+        if name in self.latent:
+            return True
+        return name.startswith("_") and name.endswith(_LOG_DET) and name[1:-len(_LOG_DET)] in (
+            self.latent)
+
+    def process_message(self, msg):
+        if msg["type"] == "sample" and self._is_prior(msg["name"]) != self.prior:
+            msg["fn"] = msg["fn"].mask(False)
+
+
+_LOG_DET = "_log_det"  # numpyro names the Jacobian factor of latent site "a" "_a_log_det"
+
+
+def _only(model, latent: frozenset, prior: bool):
+    return _Only(model, latent, prior)
 
 
 def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tuple[str, ...]:

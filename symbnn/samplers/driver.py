@@ -174,8 +174,12 @@ def _settings(model, kernel, space, orbit_moves, chain_layout, init, num_chains,
         chain_batch_size = _check_count("chain_batch_size", chain_batch_size, 1)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    kernel = resolve_kernel(kernel)
+    if kernel.population and init != "prior":
+        raise ValueError(f"init must be 'prior' for kernel {kernel.name!r}, whose chains are "
+                         f"particles tempered from the prior, got init={init!r}")
     return _Run(
-        kernel=resolve_kernel(kernel), space=_space(model, space, orbit_moves),
+        kernel=kernel, space=_space(model, space, orbit_moves),
         layout=resolve_layout(chain_layout, num_chains), num_chains=num_chains,
         num_warmup=_check_count("num_warmup", num_warmup, 0), num_draws=num_draws,
         block_size=block_size, chain_batch_size=chain_batch_size, init=init,
@@ -275,10 +279,16 @@ def _warm_start(run: _Run, share: _Share, bridge: Bridge, k_init, k_warm, x, y):
     lo, hi, local = share.lo, share.hi, share.run
     init_program = _init_program(bridge, run.num_chains, run.init, run.space.canonical_start,
                                  run.init_steps, run.init_learning_rate)
-    positions = jax.tree.map(lambda a: a[lo:hi], init_program(k_init, x, y))
-    program = _warmup_program(local.kernel, bridge, local.space, local.num_warmup, local.layout,
-                              local.num_chains, local.chain_batch_size)
-    warm = program(_chain_keys(k_warm, run.num_chains)[lo:hi], positions, shared=(x, y))
+    if run.kernel.population:  # all chains together; each process keeps its share
+        program = _population_program(run.kernel, bridge, run.space, run.num_warmup)
+        warm = jax.tree.map(lambda a: np.asarray(a)[lo:hi],
+                            program(k_warm, init_program(k_init, x, y), x, y))
+    else:
+        positions = jax.tree.map(lambda a: a[lo:hi], init_program(k_init, x, y))
+        program = _warmup_program(local.kernel, bridge, local.space, local.num_warmup,
+                                  local.layout, local.num_chains, local.chain_batch_size)
+        warm = program(_chain_keys(k_warm, run.num_chains)[lo:hi], positions, shared=(x, y))
+    run.kernel.check_tuned(warm.info, run.num_warmup)
     if warm_file is not None:
         ckpt.save_tree(warm_file, warm)
     return warm
@@ -347,6 +357,17 @@ def _warmup_program(kernel: Kernel, bridge: Bridge, space: Space, num_warmup, la
                            space=space)
 
     return batched(one_chain, layout, num_chains, chain_batch_size)
+
+
+@_cached
+def _population_program(kernel: Kernel, bridge: Bridge, space: Space, num_warmup):
+    """Jitted ``(rng_key, positions, x, y) -> Tuned`` of all chains tuned together."""
+
+    def run(rng_key, positions, x, y):
+        return kernel.tune_population(rng_key, positions, bridge.bind(x, y),
+                                      num_steps=num_warmup, space=space)
+
+    return jax.jit(run)
 
 
 def _thinned(algorithm, steps: int):

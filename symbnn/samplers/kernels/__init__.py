@@ -6,18 +6,21 @@ entry in :data:`KERNELS`.
 
 from __future__ import annotations
 
-from symbnn.samplers.kernels.base import Kernel, Tuned
+from symbnn.samplers.kernels.base import Kernel, Tuned, TuningError
 from symbnn.samplers.kernels.hmc import HMC, NUTS
 from symbnn.samplers.kernels.mams import MAMS
 from symbnn.samplers.kernels.mclmc import MCLMC
+from symbnn.samplers.kernels.smc import SMC
 
-__all__ = ["HMC", "KERNELS", "MAMS", "MCLMC", "NUTS", "Kernel", "Tuned", "resolve_kernel"]
+__all__ = ["HMC", "KERNELS", "MAMS", "MCLMC", "NUTS", "SMC", "Kernel", "Tuned", "TuningError",
+           "resolve_kernel"]
 
 KERNELS: dict[str, type[Kernel]] = {
     "nuts": NUTS,
     "hmc": HMC,
     "mclmc": MCLMC,
     "mams": MAMS,
+    "smc": SMC,
 }
 
 

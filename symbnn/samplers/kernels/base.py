@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-__all__ = ["Kernel", "Tuned", "check_positive", "check_probability"]
+__all__ = ["Kernel", "Tuned", "TuningError", "check_positive", "check_probability"]
 
 # state fields that are pytrees shaped like the position (one array per latent site)
 _SITE_FIELDS = ("position", "momentum", "logdensity_grad")
@@ -47,6 +47,10 @@ class Tuned(NamedTuple):
     info: dict
 
 
+class TuningError(RuntimeError):
+    """Warm-up failed in a way that makes the draws worthless; the message says what to change."""
+
+
 def check_positive(name: str, value, *, integer: bool = False) -> None:
     """Raise ValueError naming ``name`` unless ``value`` is a positive (integer) number."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
@@ -66,6 +70,8 @@ class Kernel:
     """Base class of the kernel configurations (see the module doc)."""
 
     name: ClassVar[str]
+    # True: the chains are tuned together (tune_population), e.g. as the particles of SMC
+    population: ClassVar[bool] = False
     # the blackjax state and tuned-parameter NamedTuples (properties where they come from
     # blackjax, imported on first use: importing blackjax starts jax's backend, which a
     # multi-process run must start later, in jax.distributed.initialize)
@@ -84,6 +90,14 @@ class Kernel:
     def tune(self, rng_key, position: dict, logdensity_fn, *, num_steps: int, space) -> Tuned:
         """Warm-up of one chain from ``position`` in ``num_steps`` steps on ``space``."""
         raise NotImplementedError
+
+    def tune_population(self, rng_key, positions: dict, bridge, *, num_steps: int,
+                        space) -> Tuned:
+        """Warm-up of all chains together (``population`` kernels); ``bridge`` bound to data."""
+        raise NotImplementedError
+
+    def check_tuned(self, info: dict, num_steps: int) -> None:
+        """Raise :class:`TuningError` if warm-up ``info`` (every chain) shows a failed warm-up."""
 
     def algorithm(self, logdensity_fn, params):
         """The blackjax ``SamplingAlgorithm`` with the tuned ``params``."""
