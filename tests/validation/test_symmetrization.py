@@ -42,9 +42,11 @@ def _data():
 
 
 def _flat(post):
+    """Network parameters and sigma (if learned) as (chain, draw, dim)."""
     parts = [post.params[k].reshape(post.num_chains, post.num_draws, -1)
-             for k in MLP_1X3.param_names]
-    parts.append(post.draws["sigma"][..., None])
+             for k in post.mlp.param_names]
+    if "sigma" in post.draws:
+        parts.append(post.draws["sigma"][..., None])
     return np.concatenate(parts, axis=-1)
 
 
