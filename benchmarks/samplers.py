@@ -453,7 +453,8 @@ def markdown(report: dict) -> str:
 
 
 def merge(old: dict | None, new: dict) -> dict:
-    """``new`` with the workloads and configurations of ``old`` that ``new`` did not run."""
+    """``new`` with the workloads and configurations of ``old`` that ``new`` did not run (each
+    workload keeps the settings of its latest run; rows keep their own sizes)."""
     if not old:
         return new
     merged = {**new, "workloads": {}}
@@ -465,8 +466,10 @@ def merge(old: dict | None, new: dict) -> dict:
         rows.sort(key=lambda r: CONFIG_NAMES.index(r["name"]) if r["name"] in CONFIG_NAMES
                   else len(CONFIG_NAMES))
         comp = compare(rows)
-        merged["workloads"][workload] = {"results": rows, **comp,
-                                         "target": judge_target(workload, rows, comp)}
+        latest = new["workloads"].get(workload) or old["workloads"][workload]
+        merged["workloads"][workload] = {
+            "results": rows, **comp, "target": judge_target(workload, rows, comp),
+            **{k: latest[k] for k in ("settings", "loadavg_end") if k in latest}}
     return merged
 
 
@@ -566,7 +569,9 @@ def main(argv: list[str] | None = None) -> dict:
                            "devices": args.devices, "f2_nuts": args.f2_nuts, "seed": args.seed,
                            "grads_per_step": GRADS_PER_STEP, "ensemble_steps": ENSEMBLE_STEPS,
                            "data_dir": str(Path(args.data_dir).resolve()),
-                           "dtype": "float32", "target": TARGET},
+                           "dtype": "float32", "target": TARGET,
+                           "overrides": {k: getattr(args, k) for k in (
+                               "num_chains", "num_warmup", "num_draws", "f2_nuts_chains")}},
               "workloads": {}}
     for workload, job in plan(args, size):
         rows = report["workloads"].setdefault(workload, {"results": []})["results"]
@@ -592,7 +597,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  failed: {res['error']}\n{res.get('output_tail', '')}", file=sys.stderr)
     for workload, part in report["workloads"].items():
         comp = compare(part["results"])
-        part.update(comp, target=judge_target(workload, part["results"], comp))
+        part.update(comp, target=judge_target(workload, part["results"], comp),
+                    settings=report["settings"], loadavg_end=list(os.getloadavg()))
         print(f"\n== {workload}")
         print(table(part["results"], COLUMNS))
     report["machine"]["loadavg_end"] = list(os.getloadavg())
