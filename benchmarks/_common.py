@@ -263,3 +263,105 @@ def min_bulk_ess(arrays: dict[str, np.ndarray]) -> tuple[float, dict[str, float]
     ess = arviz_stats.ess(ds, method="bulk")
     per_var = {k: float(np.nanmin(ess[k].values)) for k in ess.data_vars}
     return float(min(per_var.values())), per_var
+
+
+def ess_summaries(post, x_pred, wall_s: float, cpu_s: float) -> dict:
+    """Minimum bulk ESS of the predictive means at ``x_pred`` and of the canonical parameters
+    (``Posterior.canonical()``, sigma included), per second of ``wall_s`` / ``cpu_s``, the mean
+    integration steps per draw and the divergences of a Posterior."""
+    ess_pred, _ = min_bulk_ess({"f": post.predict(x_pred)})
+    ess_canon, per_site = min_bulk_ess(post.canonical().draws)
+    stats = post.sample_stats
+    steps = stats.get("num_integration_steps", stats.get("num_steps"))
+    out = {
+        "min_ess_pred": ess_pred, "min_ess_canonical": ess_canon,
+        "min_ess_canonical_per_site": per_site,
+        "ess_pred_per_s": ess_pred / wall_s, "ess_canonical_per_s": ess_canon / wall_s,
+        "ess_pred_per_cpu_s": ess_pred / cpu_s,
+    }
+    if steps is not None:
+        out["mean_leapfrog_per_draw"] = float(np.mean(steps))
+    if "diverging" in stats:
+        out["divergences"] = int(np.sum(stats["diverging"]))
+    return out
+
+
+def canonical_rhat(post) -> dict:
+    """Max R-hat (``symbnn.diagnostics`` convergence statistics: rank-normalised split R-hat,
+    constant values skipped) over every canonical parameter, sigma included."""
+    from symbnn.diagnostics.convergence import convergence_stats
+
+    draws = post.canonical().draws
+    names, parts = [], []
+    for site in sorted(draws):
+        value = np.asarray(draws[site], dtype=float)
+        flat = value.reshape(*value.shape[:2], -1)
+        parts.append(flat)
+        names += [f"{site}[{i}]" for i in range(flat.shape[-1])]
+    stats = convergence_stats(np.concatenate(parts, axis=-1), names)
+    return {"canonical_rhat": stats["max_rhat"], "canonical_rhat_worst": stats["worst"]}
+
+
+def lppd_by_num_chains(log_lik) -> dict[str, list]:
+    """Test LPPD (``symbnn.diagnostics.lppd``) of the first S chains, S = 1, 2, 4, ... and all.
+
+    ``log_lik`` is (chain, draw, n); every draw of the first S chains counts. With one draw per
+    chain this is ``symbnn.diagnostics.lppd_curve``. The curve shows how far the estimate from
+    fewer chains (ensemble members) is from its limit.
+    """
+    from symbnn.diagnostics import lppd
+
+    log_lik = np.asarray(log_lik, dtype=float)
+    total = log_lik.shape[0]
+    sizes = sorted({2**k for k in range(int(np.log2(total)) + 1)} | {total})
+    pairs = [lppd(log_lik[:size]) for size in sizes]
+    return {"num_chains": sizes, "lppd": [p.mean for p in pairs],
+            "lppd_se": [p.se for p in pairs]}
+
+
+# ------------------------------------------------------------------ workloads and peers
+NUM_PREDICT = 20
+"""Inputs at which the predictive means are evaluated for their ESS."""
+
+
+def load_workload(data: str, data_dir: str, *, num_train: int | None = None,
+                  num_test: int = NUM_PREDICT, standardize: str = "train"):
+    """A data set and the ``NUM_PREDICT`` inputs whose predictive means are monitored.
+
+    ``"sinusoidal"`` with ``num_train`` is the synthetic 1-D sinusoid (``seed=0``; its training
+    data do not depend on ``num_test``), monitored at evenly spaced inputs over the training
+    range; any other name is a table of ``data_dir`` with its ``splits.json``, monitored at the
+    first test rows.
+    """
+    from symbnn.datasets import load
+
+    if data == "sinusoidal" and num_train is not None:
+        out = load("sinusoidal", seed=0, num_train=num_train, num_test=num_test,
+                   standardize=standardize)
+        lo, hi = out.x_train.min(), out.x_train.max()
+        return out, np.linspace(lo, hi, NUM_PREDICT)[:, None]
+    out = load(data, data_dir=data_dir, standardize=standardize)
+    return out, out.x_test[:NUM_PREDICT]
+
+
+def run_numpyro_nuts(model, x, y, rng_key, *, num_chains: int, num_warmup: int,
+                     num_draws: int, progress_bar: bool = False):
+    """numpyro ``MCMC(NUTS(model))`` with its defaults; returns the Posterior and timings.
+
+    ``wall_s`` / ``cpu_s`` cover the ``run`` call until the draws are ready (compilation
+    included). The chain method is numpyro's default: parallel when there are as many host
+    devices as chains, else sequential.
+    """
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    from symbnn.posterior import Posterior
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    mcmc = MCMC(NUTS(model), num_warmup=num_warmup, num_samples=num_draws,
+                num_chains=num_chains, progress_bar=progress_bar)
+    mcmc.run(rng_key, x, y=y, extra_fields=("num_steps", "diverging"))
+    jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    post = Posterior.from_numpyro(model, mcmc, x, y)
+    return post, {"wall_s": wall, "cpu_s": cpu, "chain_method": mcmc.chain_method}

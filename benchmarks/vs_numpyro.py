@@ -40,8 +40,11 @@ import numpy as np
 from _common import (
     DEFAULT_DATA_DIR,
     REPO_ROOT,
+    ess_summaries,
+    load_workload,
     machine_info,
     ratio,
+    run_numpyro_nuts,
     run_worker,
     table,
     write_json,
@@ -59,43 +62,12 @@ STEPS = {"full": {"sinusoidal_1x50": (1000, 1000), "airfoil_2x16": (1000, 1000)}
 NUTS trees reach the 1023-step cap, so the protocol costs about an hour per configuration on a
 loaded 2-core machine); a smoke run."""
 SYMBNN_LAYOUTS = ("sequential", "vmap", "shard")
-NUM_PREDICT = 20
 
 
 # ------------------------------------------------------------------ worker side
 def _load(workload: str, data_dir: str):
-    from symbnn.datasets import load
-
     spec = WORKLOADS[workload]
-    if spec["data"] == "sinusoidal":
-        data = load("sinusoidal", seed=0, num_train=spec["num_train"], num_test=NUM_PREDICT,
-                    standardize="train")
-        lo, hi = data.x_train.min(), data.x_train.max()
-        x_pred = np.linspace(lo, hi, NUM_PREDICT)[:, None]
-    else:
-        data = load(spec["data"], data_dir=data_dir, standardize="train")
-        x_pred = data.x_test[:NUM_PREDICT]
-    return data, x_pred
-
-
-def _summaries(post, x_pred, wall_s: float, cpu_s: float) -> dict:
-    from _common import min_bulk_ess
-
-    ess_pred, _ = min_bulk_ess({"f": post.predict(x_pred)})
-    ess_canon, per_site = min_bulk_ess(post.canonical().draws)
-    stats = post.sample_stats
-    steps = stats.get("num_integration_steps", stats.get("num_steps"))
-    out = {
-        "min_ess_pred": ess_pred, "min_ess_canonical": ess_canon,
-        "min_ess_canonical_per_site": per_site,
-        "ess_pred_per_s": ess_pred / wall_s, "ess_canonical_per_s": ess_canon / wall_s,
-        "ess_pred_per_cpu_s": ess_pred / cpu_s,
-    }
-    if steps is not None:
-        out["mean_leapfrog_per_draw"] = float(np.mean(steps))
-    if "diverging" in stats:
-        out["divergences"] = int(np.sum(stats["diverging"]))
-    return out
+    return load_workload(spec["data"], data_dir, num_train=spec["num_train"])
 
 
 def worker(config: dict) -> None:
@@ -110,7 +82,6 @@ def worker(config: dict) -> None:
     import symbnn
     from symbnn import MLP
     from symbnn.models import bnn
-    from symbnn.posterior import Posterior
 
     data, x_pred = _load(config["workload"], config["data_dir"])
     mlp = MLP(in_features=data.in_features, widths=tuple(WORKLOADS[config["workload"]]["widths"]),
@@ -129,18 +100,12 @@ def worker(config: dict) -> None:
         result.update(warmup_s=post.attrs["warmup_s"], sampling_s=post.attrs["sampling_s"],
                       chain_layout=post.attrs["chain_layout"])
     else:
-        from numpyro.infer import MCMC, NUTS
-
-        t0, c0 = time.perf_counter(), time.process_time()
-        mcmc = MCMC(NUTS(model), num_warmup=n_warm, num_samples=n_draws, num_chains=n_chains,
-                    progress_bar=config["progress_bar"])
-        mcmc.run(key, x, y=y, extra_fields=("num_steps", "diverging"))
-        jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        result["chain_method"] = mcmc.chain_method
-        post = Posterior.from_numpyro(model, mcmc, x, y)
+        post, timing = run_numpyro_nuts(model, x, y, key, num_chains=n_chains, num_warmup=n_warm,
+                                        num_draws=n_draws, progress_bar=config["progress_bar"])
+        wall, cpu = timing["wall_s"], timing["cpu_s"]
+        result["chain_method"] = timing["chain_method"]
     result.update(wall_s=wall, cpu_s=cpu, **clock.snapshot())
-    result.update(_summaries(post, x_pred, wall, cpu))
+    result.update(ess_summaries(post, x_pred, wall, cpu))
     write_worker_result(config, result)
 
 
