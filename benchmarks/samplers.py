@@ -73,7 +73,7 @@ INITS = ("prior", "ensemble")
 THINNING = {"mclmc": 10, "mams": 5}
 """Transitions per kept draw (``--thinning KERNEL=N``): a draw costs 20 (MCLMC) and about 20
 (MAMS, trajectories of about 2 steps) gradient evaluations, a tenth of a typical NUTS draw here."""
-GRADS_PER_STEP = {"numpyro": 1, "nuts": 1, "hmc": 1, "mclmc": 2, "mams": 2}
+GRADS_PER_STEP = {"numpyro": 1, "nuts": 1, "hmc": 1, "mclmc": 2, "mams": 2, "smc": 1}
 """Gradient evaluations per integration step: velocity Verlet (NUTS, HMC) 1; the isokinetic
 McLachlan integrator of blackjax's MCLMC and MAMS 2 (two position updates, the last gradient
 kept in the state). A kernel not listed counts 1, with a note."""
@@ -84,16 +84,24 @@ others record the last transition's (with thinning it is scaled by the transitio
 # (chains, warm-up, draws) per workload and family ("nuts": numpyro and symbnn NUTS; "new")
 SIZES = {
     "full": {
-        "sinusoidal_1x50": {"nuts": (4, 1000, 1000), "new": (4, 1000, 1000)},
-        "airfoil_f2": {"nuts": (2, 1024, 200), "new": (64, 1000, 200)},
-        "yacht_f2": {"nuts": (2, 1024, 200), "new": (64, 1000, 200)},
+        "sinusoidal_1x50": {"nuts": (4, 1000, 1000), "new": (4, 1000, 1000),
+                            "particles": (256, 1000, 20)},
+        "airfoil_f2": {"nuts": (2, 1024, 200), "new": (64, 1000, 200),
+                       "particles": (256, 1000, 4)},
+        "yacht_f2": {"nuts": (2, 1024, 200), "new": (64, 1000, 200),
+                     "particles": (256, 1000, 4)},
     },
     "quick": {
-        "sinusoidal_1x50": {"nuts": (4, 100, 100), "new": (4, 100, 100)},
-        "airfoil_f2": {"nuts": (2, 20, 10), "new": (4, 50, 20)},
-        "yacht_f2": {"nuts": (2, 20, 10), "new": (4, 50, 20)},
+        "sinusoidal_1x50": {"nuts": (4, 100, 100), "new": (4, 100, 100),
+                            "particles": (32, 200, 5)},
+        "airfoil_f2": {"nuts": (2, 20, 10), "new": (4, 50, 20), "particles": (16, 200, 4)},
+        "yacht_f2": {"nuts": (2, 20, 10), "new": (4, 50, 20), "particles": (16, 200, 4)},
     },
 }
+"""For "particles" (SMC) the warm-up is the cap on tempering steps and the draws are HMC
+transitions of every particle after tempering (enough for ESS and R-hat over the particles)."""
+POPULATION = {"smc"}
+"""Kernels whose chains are particles tempered from the prior: prior starts only."""
 TARGET = {"workload": "sinusoidal_1x50", "peer": "numpyro_all_cores", "min_ratio": 5.0,
           "max_rhat": 1.01,
           "text": "sinusoidal 1-50-1: best new kernel >= 5x numpyro NUTS on all cores in ESS/s of "
@@ -109,8 +117,9 @@ def configurations() -> list[dict]:
             "kernel": "nuts", "all_cores": True},
            {"name": "symbnn_nuts", "sampler": "symbnn", "family": "nuts", "kernel": "nuts",
             "init": "prior"}]
-    out += [{"name": f"{k}_{init}", "sampler": "symbnn", "family": "new", "kernel": k,
-             "init": init} for k in NEW_KERNELS for init in INITS]
+    out += [{"name": f"{k}_{init}", "sampler": "symbnn",
+             "family": "particles" if k in POPULATION else "new", "kernel": k, "init": init}
+            for k in NEW_KERNELS for init in INITS if k not in POPULATION or init == "prior"]
     return out
 
 
@@ -273,10 +282,16 @@ def worker(config: dict) -> None:
     grads = gradient_counts(
         kernel_name, steps, num_warmup=config["num_warmup"], thinning=thinning,
         ensemble_members=config["num_chains"] if config.get("init") == "ensemble" else 0,
-        reported_warmup=post.attrs.get("grad_evals_warmup"))
+        reported_warmup=_reported_warmup(post.attrs))
     result.update(grads)
     result["ess_pred_per_grad"] = result["min_ess_pred"] / grads["grad_evals"]
     write_worker_result(config, result)
+
+
+def _reported_warmup(attrs: dict) -> float | None:
+    """Warm-up gradient evaluations of every chain, where the kernel reports them (SMC)."""
+    per_chain = attrs.get("warmup_gradient_evaluations")
+    return None if per_chain is None else float(np.sum(per_chain))
 
 
 # ------------------------------------------------------------------ driver side
@@ -340,7 +355,7 @@ def plan(args, size: str) -> list[tuple[str, dict]]:
             if cfg["name"] not in names:
                 continue
             chains, warm, draws = SIZES[size][workload][cfg["family"]]
-            if cfg["family"] == "new" or not f2:
+            if cfg["family"] != "nuts" or not f2:
                 chains = args.num_chains or chains
             elif args.f2_nuts_chains:
                 chains = args.f2_nuts_chains
@@ -371,7 +386,7 @@ def compare(rows: list[dict]) -> dict:
     """The best new-kernel configuration by ESS/s of predictions and its ratios to each NUTS
     configuration (ESS/s and ESS per gradient of predictions)."""
     ok = {r["name"]: r for r in rows if r.get("min_ess_pred") is not None}
-    new = [r for r in ok.values() if r["family"] == "new"]
+    new = [r for r in ok.values() if r["family"] != "nuts"]
     best = max(new, key=lambda r: r["ess_pred_per_s"], default=None)
     out = {"best_new": best["name"] if best else None, "ratios": {}}
     if best is None:
