@@ -149,8 +149,8 @@ def sample(model, x, y, *, rng_key, num_chains: int = 4, num_warmup: int = 1000,
     bar = tqdm(total=num_warmup + num_draws, desc="warmup", unit="step", leave=False,
                disable=not progress or jax.process_index() != 0)
     t0 = time.perf_counter()
-    warm = _warm_start(run, share, bridge, k_init, k_warm, x, y)
-    timings = {"warmup_s": time.perf_counter() - t0}
+    warm, init_s = _warm_start(run, share, bridge, k_init, k_warm, x, y)
+    timings = {"init_s": init_s, "warmup_s": time.perf_counter() - t0 - init_s}
     bar.update(run.num_warmup)
     bar.set_description("sampling")
     t1 = time.perf_counter()
@@ -268,30 +268,33 @@ def _gather(run: _Run, bridge: Bridge, checkpoint: Path, run_id: str):
 
 
 def _warm_start(run: _Run, share: _Share, bridge: Bridge, k_init, k_warm, x, y):
-    """Every chain's :class:`Tuned` after warm-up, read from the checkpoint if it is there.
+    """Every chain's :class:`Tuned` after warm-up (read from the checkpoint if it is there) and
+    the seconds spent on the starting points (a MAP fit or an ensemble: its own cost).
 
     Starting points are drawn for all ``run.num_chains`` chains and this process's share kept,
     so that a chain starts where it does in a one-process run.
     """
     warm_file = share.folder / "warmup.npz" if share.folder is not None else None
     if warm_file is not None and warm_file.exists():
-        return ckpt.load_warmup(warm_file, run.kernel, bridge.site_names)
+        return ckpt.load_warmup(warm_file, run.kernel, bridge.site_names), 0.0
     lo, hi, local = share.lo, share.hi, share.run
     init_program = _init_program(bridge, run.num_chains, run.init, run.space.canonical_start,
                                  run.init_steps, run.init_learning_rate)
+    t0 = time.perf_counter()
+    starts = jax.block_until_ready(init_program(k_init, x, y))
+    init_s = time.perf_counter() - t0
     if run.kernel.population:  # all chains together; each process keeps its share
         program = _population_program(run.kernel, bridge, run.space, run.num_warmup)
-        warm = jax.tree.map(lambda a: np.asarray(a)[lo:hi],
-                            program(k_warm, init_program(k_init, x, y), x, y))
+        warm = jax.tree.map(lambda a: np.asarray(a)[lo:hi], program(k_warm, starts, x, y))
     else:
-        positions = jax.tree.map(lambda a: a[lo:hi], init_program(k_init, x, y))
+        positions = jax.tree.map(lambda a: a[lo:hi], starts)
         program = _warmup_program(local.kernel, bridge, local.space, local.num_warmup,
                                   local.layout, local.num_chains, local.chain_batch_size)
         warm = program(_chain_keys(k_warm, run.num_chains)[lo:hi], positions, shared=(x, y))
     run.kernel.check_tuned(warm.info, run.num_warmup)
     if warm_file is not None:
         ckpt.save_tree(warm_file, warm)
-    return warm
+    return warm, init_s
 
 
 def _draw_blocks(run: _Run, bridge: Bridge, folder, warm, chain_keys, x, y, bar) -> list[dict]:

@@ -69,3 +69,17 @@ def test_ensemble_needs_two_rows(setup):
     with pytest.raises(ValueError, match="at least 2 training rows"):
         initial_positions(jax.random.key(1), model=setup["model"], bridge=bridge, x=x, y=y,
                           num_chains=2, init="ensemble", canonical=False)
+
+
+def test_the_cost_of_the_starts_is_reported_apart_from_warmup(setup, tmp_path):
+    import symbnn
+
+    x, y = setup["bridge"].x, setup["bridge"].y
+    settings = dict(rng_key=jax.random.key(2), num_chains=2, num_warmup=5, num_draws=2,
+                    init="ensemble", init_steps=20, progress=False,
+                    checkpoint=tmp_path / "run")
+    post = symbnn.sample(setup["model"], x, y, **settings)
+    assert post.attrs["init_s"] > 0 and post.attrs["warmup_s"] >= 0
+    # resumed after warm-up: the starts are not fitted again
+    again = symbnn.sample(setup["model"], x, y, resume=True, **settings)
+    assert again.attrs["init_s"] == 0.0
