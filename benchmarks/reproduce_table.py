@@ -153,7 +153,7 @@ def worker(config: dict) -> dict:
         "lppd": lppd, "lppd_se": se, "num_draws_total": int(np.prod(ll.shape[:2])),
         "lppd_by_num_draws": diagnostics.lppd_curve(ll),
         "divergences": int(np.sum(stats["diverging"])) if "diverging" in stats else None,
-        "warmup_divergences": int(np.sum(post.attrs.get("warmup_divergences", 0))),
+        "warmup_divergences": _warmup_divergences(post.attrs, kernel.population),
         "mean_leapfrog": float(steps.mean()), "max_leapfrog": int(steps.max()),
         "processes": jax.process_count(), **grads,
     }
@@ -165,10 +165,23 @@ def worker(config: dict) -> dict:
                       warmup_s=post.attrs.get("warmup_s"), sampling_s=post.attrs.get("sampling_s"),
                       chain_layout=post.attrs.get("chain_layout"),
                       sampler_notes=post.attrs.get("notes", []),
-                      lppd_every_draw=lp_all.mean, lppd_every_draw_se=lp_all.se)
+                      lppd_every_draw=lp_all.mean, lppd_every_draw_se=lp_all.se,
+                      mean_acceptance=float(np.mean(stats["acceptance_rate"]))
+                      if "acceptance_rate" in stats else None)
+        if kernel.population:  # the run's values, the same for every chain
+            result.update({k: np.asarray(post.attrs[f"warmup_{k}"]).ravel()[0].item()
+                           for k in ("tempering_steps", "log_evidence", "mutation_acceptance")
+                           if f"warmup_{k}" in post.attrs})
     if config.get("result_path"):
         write_worker_result(config, result)
     return result
+
+
+def _warmup_divergences(attrs: dict, population: bool) -> int:
+    """Divergent warm-up transitions of the run. A population kernel (SMC) reports its run's
+    total once per chain, so only the first counts; the others report each chain's own."""
+    per_chain = np.asarray(attrs.get("warmup_divergences", 0)).ravel()
+    return int(per_chain[:1].sum() if population else per_chain.sum())
 
 
 # ------------------------------------------------------------------ cells and the table

@@ -83,7 +83,7 @@ def test_missing_tables_are_refused_not_replaced_by_generators(rt, tmp_path):
                  "--cell-dir", str(tmp_path / "cells"), "--out", str(tmp_path / "t.json")])
 
 
-@pytest.mark.slow  # two worker processes, each compiling NUTS (about 30 s)
+@pytest.mark.slow  # three worker processes: NUTS twice, MCLMC once (about 1 min)
 def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -115,6 +115,23 @@ def test_tiny_run_writes_cells_and_resumes_by_skipping(rt, tmp_path, capsys):
     assert capsys.readouterr().err.count("stored, skipped") == 2
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cells").glob("*.json")}
     assert before == after
+    # another engine: its own cell beside the stored NUTS cells, which are not rerun
+    kernel_argv = [*argv, "--kernel", "mclmc", "--kernel-chains", "2", "--kernel-warmup", "10",
+                   "--kernel-draws", "2"]
+    report = rt.main(kernel_argv)
+    (row,) = report["kernel_rows"]
+    assert "error" not in row, row.get("output_tail")
+    assert (row["kernel"], row["num_chains"], row["num_draws_total"]) == ("mclmc", 2, 2)
+    assert row["grad_evals"] > 0 and math.isfinite(row["lppd"])
+    entry = report["engines"][0]
+    assert entry["best_engine"] == "mclmc" and entry["grad_ratio_best_to_nuts"] > 0
+    assert "| sinusoidal | f1 |" in report["engines_markdown"]
+    capsys.readouterr()
+    rt.main(kernel_argv)
+    assert capsys.readouterr().err.count("stored, skipped") == 1
+    after_kernel = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cells").glob("*.json")}
+    assert {k: after_kernel[k] for k in before} == before
+    assert set(after_kernel) - set(before) == {"sinusoidal_f1_many_mclmc.json"}
 
 
 @pytest.mark.parametrize("argv", [["--draws", "0"], ["--warmup", "-1"], ["--devices", "0"]])
@@ -225,3 +242,10 @@ def test_bad_kernel_arguments_exit_2_naming_the_argument(rt, argv, capsys):
         rt.main(argv)
     assert exc.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_warmup_divergences_of_a_population_count_once(rt):
+    attrs = {"warmup_divergences": [7, 7, 7]}
+    assert rt._warmup_divergences(attrs, population=True) == 7
+    assert rt._warmup_divergences(attrs, population=False) == 21
+    assert rt._warmup_divergences({}, population=True) == 0
