@@ -551,8 +551,9 @@ def main(argv: list[str] | None = None) -> dict:
                              f"default {KERNEL_SIZES['protocol']['num_warmup']}, --quick "
                              f"{KERNEL_SIZES['quick']['num_warmup']})")
     parser.add_argument("--kernel-draws", type=count(1), default=None,
-                        help=f"draws per chain of the other engines, the last kept (default "
-                             f"{DEFAULT_KERNEL_DRAWS}, {KERNEL_DRAWS})")
+                        help="draws per chain of the other engines, the last kept (default "
+                             f"{DEFAULT_KERNEL_DRAWS}; " + ", ".join(
+                                 f"{k} {v}" for k, v in KERNEL_DRAWS.items()) + ")")
     parser.add_argument("--init", choices=("prior", "ensemble"), default="prior",
                         help="starts of the other engines (SMC: prior only)")
     parser.add_argument("--kernel-layout", choices=("sequential", "vmap", "shard"), default=None,
