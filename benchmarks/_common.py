@@ -319,6 +319,80 @@ def lppd_by_num_chains(log_lik) -> dict[str, list]:
             "lppd_se": [p.se for p in pairs]}
 
 
+# ------------------------------------------------------------------ gradient evaluations
+GRADS_PER_STEP = {"numpyro": 1, "nuts": 1, "hmc": 1, "mclmc": 2, "mams": 2, "smc": 1}
+"""Gradient evaluations per integration step: velocity Verlet (NUTS, HMC) 1; the isokinetic
+McLachlan integrator of blackjax's MCLMC and MAMS 2 (two position updates, the last gradient
+kept in the state). A kernel not listed counts 1, with a note."""
+STAT_PER_DRAW = {"mclmc"}
+"""Kernels whose ``num_integration_steps`` statistic counts every transition of a kept draw; the
+others record the last transition's (with thinning it is scaled by the transitions per draw)."""
+ENSEMBLE_STEPS = 1000
+"""Adam steps per member of an ``init="ensemble"`` start (symbnn.sample's default init_steps)."""
+
+
+def mclmc_tuning_transitions(num_warmup: int, fractions=(0.3, 0.3, 0.2)) -> int:
+    """Transitions of ``blackjax.mclmc_find_L_and_step_size`` with a diagonal preconditioner
+    (blackjax 1.7): ``n1 + n2`` tuning steps, ``round(n2 / 3)`` step-size readjustment after the
+    preconditioner, and ``n3`` steps for L (when at least 2)."""
+    n1, n2, n3 = (round(num_warmup * f) for f in fractions)
+    total = n1 + n2 + (round(n2 / 3) if n2 > 1 else 0)
+    return total + (n3 if n3 >= 2 else 0)
+
+
+def mams_tuning_transitions(num_warmup: int) -> int:
+    """Transitions of symbnn's MAMS tuning (``adjusted_mclmc_find_L_and_step_size`` with
+    ``frac_tune1 = frac_tune2 = 1/3``, no third phase): ``n1 + n2`` then ``n1`` again."""
+    n = int(num_warmup * (1 / 3))
+    return 3 * n
+
+
+def gradient_counts(kernel: str, steps, *, num_warmup: int, thinning: int = 1,
+                    ensemble_members: int = 0, ensemble_steps: int = ENSEMBLE_STEPS,
+                    reported_warmup: float | None = None) -> dict:
+    """Gradient evaluations of one run, from its per-draw ``num_integration_steps`` (chain, draw).
+
+    Sampling is counted from the statistic (times ``thinning`` unless the kernel's statistic
+    already covers the whole draw, :data:`STAT_PER_DRAW`). Warm-up is ``reported_warmup`` when
+    the kernel reports it; else MCLMC's from blackjax's schedule (exact); else the tuning
+    transitions times the mean integration steps per sampling transition (estimated: NUTS's
+    early trees may differ). An ensemble start adds ``members x ensemble_steps`` Adam gradients
+    (each on 90% of the training rows), counted separately and in the total.
+    """
+    steps = np.asarray(steps, dtype=float)
+    num_chains, num_draws = steps.shape[:2]
+    per_step = GRADS_PER_STEP.get(kernel, 1)
+    scale = 1 if kernel in STAT_PER_DRAW else thinning
+    sampling_steps = float(steps.sum()) * scale
+    per_transition = sampling_steps / (num_chains * num_draws * thinning)
+    notes = []
+    if kernel not in GRADS_PER_STEP:
+        notes.append(f"{kernel}: gradient evaluations per integration step unknown, counted 1")
+    if reported_warmup is not None:
+        warm = float(reported_warmup)
+        how = "reported by the kernel"
+    elif kernel == "mclmc":
+        warm = num_chains * mclmc_tuning_transitions(num_warmup) * per_step
+        how = "exact: blackjax's MCLMC tuning schedule, one integration step per transition"
+    else:
+        transitions = mams_tuning_transitions(num_warmup) if kernel == "mams" else num_warmup
+        warm = num_chains * transitions * per_transition * per_step
+        how = (f"estimated: {transitions} tuning transitions x the mean integration steps per "
+               "sampling transition")
+    sampling = sampling_steps * per_step
+    ensemble = float(ensemble_members * ensemble_steps)
+    return {"grad_evals_sampling": sampling, "grad_evals_warmup": warm,
+            "grad_evals_ensemble": ensemble, "grad_evals": sampling + warm + ensemble,
+            "mean_steps_per_transition": per_transition, "grad_evals_warmup_how": how,
+            "grad_notes": notes}
+
+
+def reported_warmup(attrs: dict) -> float | None:
+    """Warm-up gradient evaluations of every chain, where the kernel reports them (SMC)."""
+    per_chain = attrs.get("warmup_gradient_evaluations")
+    return None if per_chain is None else float(np.sum(per_chain))
+
+
 # ------------------------------------------------------------------ workloads and peers
 NUM_PREDICT = 20
 """Inputs at which the predictive means are evaluated for their ESS."""

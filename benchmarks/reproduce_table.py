@@ -17,9 +17,23 @@ again, so an interrupted reproduction continues where it stopped (``--checkpoint
 cell inside its sampling run). Invocations on different cells may run side by side. The table is
 assembled from every cell file into ``benchmarks/results/reproduce_table.json`` and ``.md``.
 
+Other engines (``--kernel NAME [NAME ...]``, default ``nuts`` alone, the protocol's sampler):
+every kernel of ``symbnn.samplers.KERNELS`` other than NUTS runs the many-chain cells only, with its
+own settings: ``--kernel-chains`` chains (SMC: particles tempered from the prior; default 1274),
+``--kernel-warmup`` warm-up steps (SMC: the cap on tempering steps; default 1000) and
+``--kernel-draws`` draws per chain (default 5, SMC 1; MCLMC and MAMS keep every
+:data:`KERNEL_THINNING`-th transition), of which the LAST of each chain enters the LPPD, as in the
+many-chain protocol; ``--init prior|ensemble`` for the kernels that take it (SMC: prior only).
+Each (cell, kernel) is stored as ``<data set>_<net>_many_<kernel>.json`` and reused like the NUTS
+cells; ``--modes`` applies to NUTS only. The table then gets a second part: per (data set, net),
+NUTS's many-chain LPPD, wall time and gradient evaluations beside the best engine's (the highest
+LPPD among the other kernels stored for that cell), the ratio of their gradient evaluations and
+whether the engine is within 2 published se of the published many-chain value.
+
 Run ``python benchmarks/reproduce_table.py`` (all cells, full protocol: many hours on 2 cores),
 ``--quick`` for a smoke run, or choose cells and sizes, e.g.
-``--nets f2 --modes many --chains f2=16``.
+``--nets f2 --modes many --chains f2=16``; ``--kernel mclmc smc`` adds those engines (the stored
+NUTS cells are kept), ``--table-only`` rebuilds the table from the stored cells.
 """
 
 from __future__ import annotations
@@ -37,8 +51,11 @@ from _common import (
     REPO_ROOT,
     add_cluster_flags,
     cluster_config,
+    gradient_counts,
     in_cluster,
     machine_info,
+    ratio,
+    reported_warmup,
     run_worker,
     table,
     write_json,
@@ -71,6 +88,18 @@ PROTOCOL = {"num_chains": 1274, "num_draws": 1274, "num_warmup": 1024}
 QUICK = {"num_chains": 32, "num_draws": 200, "num_warmup": 200}
 CELL_DIR = REPO_ROOT / "benchmarks/results/reproduce_table"
 SETTING_KEYS = ("dataset", "net", "mode", "num_chains", "num_draws", "num_warmup", "seed")
+KERNEL_SETTING_KEYS = (*SETTING_KEYS, "kernel", "init", "thinning")
+"""What identifies a cell of another engine (NUTS cells keep :data:`SETTING_KEYS`, no kernel)."""
+KERNEL_SIZES = {"protocol": {"num_chains": 1274, "num_warmup": 1000},
+                "quick": {"num_chains": QUICK["num_chains"], "num_warmup": QUICK["num_warmup"]}}
+"""Chains (SMC: particles) and warm-up steps (SMC: cap on tempering steps) of the other engines."""
+KERNEL_DRAWS = {"smc": 1}
+"""Draws per chain of the other engines (default :data:`DEFAULT_KERNEL_DRAWS`); the last counts."""
+DEFAULT_KERNEL_DRAWS = 5
+KERNEL_THINNING = {"mclmc": 10, "mams": 5}
+"""Transitions per kept draw, as in benchmarks/samplers.py (THINNING)."""
+POPULATION = {"smc"}
+"""Engines whose chains are particles tempered from the prior: ``init="prior"`` only."""
 
 
 # ------------------------------------------------------------------ worker side
@@ -93,33 +122,66 @@ def worker(config: dict) -> dict:
     x, y = data.x_train.astype(np.float32), data.y_train.astype(np.float32)
     mlp = MLP(in_features=x.shape[1], widths=NETS[config["net"]], out_features=1,
               activation="tanh", output="regression")
+    name = config.get("kernel", "nuts")
+    nuts = name == "nuts"
+    if nuts:
+        kernel, extra = symbnn.samplers.NUTS(max_tree_depth=MAX_TREE_DEPTH), {}
+    else:
+        options = {"thinning": config["thinning"]} if config.get("thinning") else {}
+        kernel, extra = symbnn.samplers.KERNELS[name](**options), {"init": config["init"]}
     t0 = time.perf_counter()
     post = symbnn.sample(bnn(mlp), x, y, rng_key=jax.random.PRNGKey(config["seed"]),
                          num_chains=config["num_chains"], num_warmup=config["num_warmup"],
                          num_draws=config["num_draws"], chain_layout=config["layout"],
-                         kernel=symbnn.samplers.NUTS(max_tree_depth=MAX_TREE_DEPTH), progress=False,
-                         checkpoint=config.get("checkpoint"),
-                         resume=config.get("checkpoint") is not None)
+                         kernel=kernel, progress=False, checkpoint=config.get("checkpoint"),
+                         resume=config.get("checkpoint") is not None, **extra)
     wall = time.perf_counter() - t0
-    ll = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
+    ll_all = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
+    # many chains, one draw each: the other engines keep the last of their few draws
+    ll = ll_all if nuts else np.asarray(ll_all)[:, -1:]
     lppd, se, _ = diagnostics.lppd(ll)
     stats = post.sample_stats
     steps = np.asarray(stats["num_integration_steps"])
+    grads = gradient_counts(name, steps, num_warmup=config["num_warmup"],
+                            thinning=kernel.steps_per_draw,
+                            ensemble_members=config["num_chains"] if extra.get("init") ==
+                            "ensemble" else 0, reported_warmup=reported_warmup(post.attrs))
     result = {
         "wall_s": wall, **clock.snapshot(), "devices": jax.device_count(),
         "num_train": int(x.shape[0]), "num_test": int(data.x_test.shape[0]),
         "num_parameters": int(mlp.num_params) + 1,
         "lppd": lppd, "lppd_se": se, "num_draws_total": int(np.prod(ll.shape[:2])),
         "lppd_by_num_draws": diagnostics.lppd_curve(ll),
-        "divergences": int(np.sum(stats["diverging"])),
-        "warmup_divergences": int(np.sum(post.attrs.get("warmup_divergences", 0))),
+        "divergences": int(np.sum(stats["diverging"])) if "diverging" in stats else None,
+        "warmup_divergences": _warmup_divergences(post.attrs, kernel.population),
         "mean_leapfrog": float(steps.mean()), "max_leapfrog": int(steps.max()),
-        "share_at_tree_cap": float(np.mean(steps >= 2**MAX_TREE_DEPTH - 1)),
-        "processes": jax.process_count(),
+        "processes": jax.process_count(), **grads,
     }
+    if nuts:
+        result["share_at_tree_cap"] = float(np.mean(steps >= 2**MAX_TREE_DEPTH - 1))
+    else:
+        lp_all = diagnostics.lppd(ll_all)
+        result.update(kernel_settings=kernel.settings(), steps_per_draw=kernel.steps_per_draw,
+                      warmup_s=post.attrs.get("warmup_s"), sampling_s=post.attrs.get("sampling_s"),
+                      chain_layout=post.attrs.get("chain_layout"),
+                      sampler_notes=post.attrs.get("notes", []),
+                      lppd_every_draw=lp_all.mean, lppd_every_draw_se=lp_all.se,
+                      mean_acceptance=float(np.mean(stats["acceptance_rate"]))
+                      if "acceptance_rate" in stats else None)
+        if kernel.population:  # the run's values, the same for every chain
+            result.update({k: np.asarray(post.attrs[f"warmup_{k}"]).ravel()[0].item()
+                           for k in ("tempering_steps", "log_evidence", "mutation_acceptance")
+                           if f"warmup_{k}" in post.attrs})
     if config.get("result_path"):
         write_worker_result(config, result)
     return result
+
+
+def _warmup_divergences(attrs: dict, population: bool) -> int:
+    """Divergent warm-up transitions of the run. A population kernel (SMC) reports its run's
+    total once per chain, so only the first counts; the others report each chain's own."""
+    per_chain = np.asarray(attrs.get("warmup_divergences", 0)).ravel()
+    return int(per_chain[:1].sum() if population else per_chain.sum())
 
 
 # ------------------------------------------------------------------ cells and the table
@@ -132,8 +194,27 @@ def cell_settings(dataset: str, net: str, mode: str, sizes: dict, seed: int) -> 
             "num_warmup": sizes["num_warmup"], "seed": seed}
 
 
+def kernel_cell_settings(dataset: str, net: str, kernel: str, sizes: dict, seed: int,
+                         init: str = "prior") -> dict:
+    """What a many-chain cell of another engine runs: ``sizes`` gives num_chains, num_warmup and
+    num_draws (default :data:`KERNEL_DRAWS`); thinning is :data:`KERNEL_THINNING`'s; a
+    :data:`POPULATION` engine starts from the prior whatever ``init`` says."""
+    return {"dataset": dataset, "net": net, "mode": "many", "num_chains": sizes["num_chains"],
+            "num_draws": sizes.get("num_draws") or KERNEL_DRAWS.get(kernel, DEFAULT_KERNEL_DRAWS),
+            "num_warmup": sizes["num_warmup"], "seed": seed, "kernel": kernel,
+            "init": "prior" if kernel in POPULATION else init,
+            "thinning": KERNEL_THINNING.get(kernel)}
+
+
+def setting_keys(settings: dict) -> tuple[str, ...]:
+    return SETTING_KEYS if settings.get("kernel", "nuts") == "nuts" else KERNEL_SETTING_KEYS
+
+
 def cell_path(settings: dict, cell_dir: Path = CELL_DIR) -> Path:
-    return Path(cell_dir) / f"{settings['dataset']}_{settings['net']}_{settings['mode']}.json"
+    """``<data set>_<net>_<mode>.json`` (NUTS), ``<data set>_<net>_many_<kernel>.json`` (others)."""
+    kernel = settings.get("kernel", "nuts")
+    tail = "" if kernel == "nuts" else f"_{kernel}"
+    return Path(cell_dir) / f"{settings['dataset']}_{settings['net']}_{settings['mode']}{tail}.json"
 
 
 def load_cell(settings: dict, cell_dir: Path = CELL_DIR) -> dict | None:
@@ -142,7 +223,7 @@ def load_cell(settings: dict, cell_dir: Path = CELL_DIR) -> dict | None:
     if not path.exists():
         return None
     row = json.loads(path.read_text())
-    same = all(row.get(k) == settings[k] for k in SETTING_KEYS)
+    same = all(row.get(k) == settings[k] for k in setting_keys(settings))
     return row if same and "error" not in row else None
 
 
@@ -172,12 +253,14 @@ def run_cell(settings: dict, args: argparse.Namespace) -> dict | None:
     devices = args.devices if many else 1
     job = {**settings, "data_dir": str(Path(args.data_dir).resolve()), "devices": devices,
            "layout": "shard" if devices > 1 else "sequential"}
+    if settings.get("kernel", "nuts") != "nuts" and args.kernel_layout:
+        job["layout"] = args.kernel_layout
     cluster = in_cluster(args)
     if cluster:
         job.update(cluster_config(args), devices=1, layout="distributed")
     if args.checkpoint or cluster:
         # one folder per settings, so a resized rerun never meets another size's checkpoint
-        sizes = "_".join(f"{k}{settings[k]}" for k in SETTING_KEYS[3:])
+        sizes = "_".join(f"{k}{settings[k]}" for k in setting_keys(settings)[3:])
         folder = f"{cell_path(settings).stem}_{sizes}"
         job["checkpoint"] = str(Path(args.cell_dir) / "checkpoints" / folder)
     t0 = time.perf_counter()
@@ -207,15 +290,145 @@ COLUMNS = [
 ]
 
 
+KERNEL_COLUMNS = [
+    ("dataset", "data set", ""), ("net", "net", ""), ("kernel", "kernel", ""),
+    ("init", "init", ""), ("num_chains", "chains", "d"), ("num_draws", "draws", "d"),
+    ("num_warmup", "warm-up", "d"), ("wall_s", "wall s", ".0f"), ("grad_evals", "grads", ".3g"),
+    ("lppd", "LPPD", ".2f"), ("lppd_se", "(se)", ".2f"), ("published", "published", ".2f"),
+    ("published_se", "(se)", ".2f"), ("z_vs_published_many", "z vs many", ".1f"),
+]
+
+
 def assemble(cell_dir: Path = CELL_DIR) -> dict:
-    """Every stored cell, in the published table's order, with a Markdown table."""
-    rows = []
+    """Every stored cell, in the published table's order, with a Markdown table; with cells of
+    other engines also their comparison with NUTS (:func:`engines`) and its table."""
+    rows, kernel_rows = [], []
     for (dataset, net) in PUBLISHED:
         for mode in MODES:
             path = Path(cell_dir) / f"{dataset}_{net}_{mode}.json"
             if path.exists():
                 rows.append(json.loads(path.read_text()))
-    return {"rows": rows, "markdown": markdown(rows)}
+        for path in sorted(Path(cell_dir).glob(f"{dataset}_{net}_many_*.json")):
+            kernel_rows.append(json.loads(path.read_text()))
+    out = {"rows": rows, "kernel_rows": kernel_rows, "markdown": markdown(rows)}
+    if kernel_rows:
+        out["engines"] = engines(rows, kernel_rows)
+        out["engines_markdown"] = engines_markdown(out["engines"])
+        out["markdown"] += "\n\n" + out["engines_markdown"]
+    return out
+
+
+def nuts_gradient_evaluations(row: dict) -> tuple[float | None, str | None]:
+    """Gradient evaluations of a stored NUTS cell and how they were counted: stored by the cell
+    (``grad_evals``), else mean leapfrog steps per draw x (warm-up + draws) x chains (the
+    warm-up's trees are assumed as long as the sampling ones)."""
+    if row.get("grad_evals") is not None:
+        return float(row["grad_evals"]), "stored: " + str(row.get("grad_evals_warmup_how",
+                                                                    "counted by the worker"))
+    if row.get("mean_leapfrog") is None:
+        return None, None
+    total = row["mean_leapfrog"] * (row["num_warmup"] + row["num_draws"]) * row["num_chains"]
+    return float(total), ("estimated from the stored cell: mean leapfrog steps x (warm-up + "
+                          f"{row['num_draws']}) x chains")
+
+
+def best_engine(kernel_rows: list[dict]) -> dict | None:
+    """The cell of the highest LPPD among those of engines other than NUTS that have one (the
+    first of equals), or None."""
+    ok = [r for r in kernel_rows if r.get("kernel", "nuts") != "nuts"
+          and r.get("lppd") is not None and "error" not in r]
+    return max(ok, key=lambda r: r["lppd"], default=None)
+
+
+def _summary(row: dict) -> dict:
+    keys = ("kernel", "init", "num_chains", "num_draws", "num_warmup", "lppd", "lppd_se",
+            "wall_s", "grad_evals")
+    return {k: row.get(k) for k in keys}
+
+
+def engines(rows: list[dict], kernel_rows: list[dict]) -> list[dict]:
+    """Per published (data set, net): NUTS's many-chain cell beside every other engine's and the
+    best of them (:func:`best_engine`), the ratios of their gradient evaluations and wall times
+    (best / NUTS) and the best engine's verdict (:func:`judge`)."""
+    out = []
+    for (dataset, net), ((pm, pm_se), _) in PUBLISHED.items():
+        nuts = next((r for r in rows if (r["dataset"], r["net"], r["mode"]) ==
+                     (dataset, net, "many") and r.get("lppd") is not None), None)
+        mine = [r for r in kernel_rows if (r["dataset"], r["net"]) == (dataset, net)]
+        entry = {"dataset": dataset, "net": net, "published_many": pm,
+                 "published_many_se": pm_se, "nuts": None, "engines": {}, "best_engine": None,
+                 "best": None, "grad_ratio_best_to_nuts": None, "wall_ratio_best_to_nuts": None}
+        if nuts is not None:
+            grads, how = nuts_gradient_evaluations(nuts)
+            entry["nuts"] = {**_summary(nuts), "kernel": "nuts", "grad_evals": grads,
+                             "grad_evals_how": how}
+        for r in mine:
+            entry["engines"][r["kernel"]] = (_summary(r) if r.get("lppd") is not None else
+                                             {"kernel": r["kernel"],
+                                              "error": r.get("error", "no LPPD")})
+        best = best_engine(mine)
+        if best is not None:
+            verdict = judge(best)
+            entry.update(best_engine=best["kernel"], best={
+                **_summary(best), **{k: verdict[k] for k in (
+                    "minus_published_many", "z_vs_published_many",
+                    "within_2se_of_published_many")}})
+            if entry["nuts"] is not None:
+                entry["grad_ratio_best_to_nuts"] = ratio(best.get("grad_evals"),
+                                                         entry["nuts"]["grad_evals"])
+                entry["wall_ratio_best_to_nuts"] = ratio(best.get("wall_s"),
+                                                         entry["nuts"]["wall_s"])
+        out.append(entry)
+    return out
+
+
+def _grads(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1e6:
+        return f"{value / 1e6:.1f} M"
+    return f"{value / 1e3:.0f} k" if value >= 1e4 else f"{value:.0f}"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def engines_markdown(entries: list[dict]) -> str:
+    """One line per published (data set, net): NUTS's many-chain LPPD (chains), wall time and
+    gradient evaluations beside the best other engine's, their gradient ratio and its verdict."""
+    lines = ["| data set | net | published many | NUTS many (chains) | wall | gradient evals | "
+             "best engine | its LPPD (chains) | wall | gradient evals | evals / NUTS | "
+             "within 2 se |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        nuts, best = e["nuts"], e["best"]
+        left = (["not run", "-", "-"] if nuts is None else
+                [f"{_fmt(nuts['lppd'], nuts['lppd_se'])} ({nuts['num_chains']})",
+                 _minutes(nuts["wall_s"]),
+                 _grads(nuts["grad_evals"])])
+        if best is None:
+            failed = ", ".join(f"{k} failed" for k in e["engines"])
+            right = [failed or "not run", "-", "-", "-", "-", "-"]
+        else:
+            ratio_ = e["grad_ratio_best_to_nuts"]
+            right = [best["kernel"] + (f" ({best['init']})" if best.get("init") != "prior"
+                                       else ""),
+                     f"{_fmt(best['lppd'], best['lppd_se'])} ({best['num_chains']})",
+                     _minutes(best["wall_s"]), _grads(best["grad_evals"]),
+                     "-" if ratio_ is None else f"{ratio_:.3g}",
+                     "yes" if best["within_2se_of_published_many"] else
+                     f"no (z = {best['z_vs_published_many']:.1f})"]
+        lines.append("| " + " | ".join([e["dataset"], e["net"],
+                                         _fmt(e["published_many"], e["published_many_se"]),
+                                         *left, *right]) + " |")
+    lines += ["", "NUTS gradient evaluations: mean leapfrog steps per draw x (warm-up + 1) x "
+                  "chains (the warm-up's trees taken as long as the sampling ones; "
+                  "`grad_evals_how` in the JSON). Other engines: `grad_evals` of their cell "
+                  "(warm-up, every draw and any ensemble fit). Best engine: the highest LPPD "
+                  "among the other engines run on the cell; within 2 se: of the published "
+                  "many-chain value."]
+    return "\n".join(lines)
 
 
 def _fmt(value: float | None, se: float | None) -> str:
@@ -271,6 +484,44 @@ def parse_chains(items: list[str]) -> dict[str, int]:
     return out
 
 
+def parse_kernels(names: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The ``--kernel`` names, in order, without repeats; unknown names exit 2 naming the
+    argument (the registry is ``symbnn.samplers.KERNELS``)."""
+    from symbnn.samplers import KERNELS
+
+    unknown = [n for n in names if n not in KERNELS]
+    if unknown:
+        parser.error(f"argument --kernel: unknown {unknown}; choose from {sorted(KERNELS)}")
+    return list(dict.fromkeys(names))
+
+
+def _label(settings: dict) -> str:
+    kernel = settings.get("kernel", "nuts")
+    return f"{settings['dataset']} {settings['net']} {settings['mode']}" + (
+        "" if kernel == "nuts" else f" {kernel} ({settings['init']})")
+
+
+def _run_or_skip(settings: dict, args: argparse.Namespace) -> None:
+    """Run one cell unless it is stored with the same settings (or ``--force``)."""
+    if not args.force and load_cell(settings, args.cell_dir) is not None:
+        print(f"{_label(settings)}: stored, skipped", file=sys.stderr)
+        return
+    print(f"{_label(settings)} ({settings['num_chains']} chains x "
+          f"({settings['num_warmup']} + {settings['num_draws']})) ...",
+          file=sys.stderr, flush=True)
+    row = run_cell(settings, args)
+    if row is None:  # a cluster process other than 0
+        return
+    if "error" in row:
+        print(f"  failed: {row['error']}\n{row.get('output_tail', '')}", file=sys.stderr)
+    else:
+        grads = row.get("grad_evals")
+        print(f"  LPPD {row['lppd']:.3f} ({row['lppd_se']:.3f}), published "
+              f"{row['published']} ({row['published_se']}), {row['wall_s']:.0f} s"
+              + ("" if grads is None else f", {grads:.3g} gradient evaluations"),
+              file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
@@ -288,6 +539,26 @@ def main(argv: list[str] | None = None) -> dict:
                         help="default 1024")
     parser.add_argument("--devices", type=count(1), default=2,
                         help="CPU devices of the many-chain runs (layout shard when > 1)")
+    parser.add_argument("--kernel", nargs="+", default=["nuts"], metavar="NAME",
+                        help="engines to run: nuts (the protocol, default) and/or others of "
+                             "symbnn.samplers.KERNELS, which run the many-chain cells only")
+    parser.add_argument("--kernel-chains", type=count(1), default=None,
+                        help="chains (SMC: particles) of the other engines (default "
+                             f"{KERNEL_SIZES['protocol']['num_chains']}, --quick "
+                             f"{KERNEL_SIZES['quick']['num_chains']})")
+    parser.add_argument("--kernel-warmup", type=count(0), default=None,
+                        help="warm-up steps of the other engines (SMC: cap on tempering steps; "
+                             f"default {KERNEL_SIZES['protocol']['num_warmup']}, --quick "
+                             f"{KERNEL_SIZES['quick']['num_warmup']})")
+    parser.add_argument("--kernel-draws", type=count(1), default=None,
+                        help="draws per chain of the other engines, the last kept (default "
+                             f"{DEFAULT_KERNEL_DRAWS}; " + ", ".join(
+                                 f"{k} {v}" for k, v in KERNEL_DRAWS.items()) + ")")
+    parser.add_argument("--init", choices=("prior", "ensemble"), default="prior",
+                        help="starts of the other engines (SMC: prior only)")
+    parser.add_argument("--kernel-layout", choices=("sequential", "vmap", "shard"), default=None,
+                        help="chain_layout of the other engines (default: as NUTS, shard over "
+                             "--devices when > 1, else sequential)")
     parser.add_argument("--checkpoint", action="store_true",
                         help="checkpoint every cell so that a killed cell resumes")
     parser.add_argument("--cell-dir", default=str(CELL_DIR), help="where cells are stored")
@@ -303,6 +574,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         worker(json.loads(args.worker))
         return {}
+    kernels = parse_kernels(args.kernel, parser)
+    others = [k for k in kernels if k != "nuts"]
+    if in_cluster(args) and others:
+        parser.error(f"argument --kernel: a cluster run samples NUTS cells only, got {others}")
     if in_cluster(args) and args.modes != ["many"]:
         parser.error("a cluster run splits the chains of 'many' cells among the processes: "
                      "pass --modes many (a 'one' cell is a single chain)")
@@ -318,25 +593,19 @@ def main(argv: list[str] | None = None) -> dict:
                      else base["num_draws"],
                      "num_warmup": args.num_warmup if args.num_warmup is not None
                      else base["num_warmup"]}
+            kernel_sizes = {**KERNEL_SIZES["quick" if args.quick else "protocol"]}
+            if args.kernel_chains is not None:
+                kernel_sizes["num_chains"] = args.kernel_chains
+            if args.kernel_warmup is not None:
+                kernel_sizes["num_warmup"] = args.kernel_warmup
+            kernel_sizes["num_draws"] = args.kernel_draws
             for dataset in args.datasets:
-                for mode in args.modes:
-                    settings = cell_settings(dataset, net, mode, sizes, args.seed)
-                    if not args.force and load_cell(settings, args.cell_dir) is not None:
-                        print(f"{dataset} {net} {mode}: stored, skipped", file=sys.stderr)
-                        continue
-                    print(f"{dataset} {net} {mode} ({settings['num_chains']} chains x "
-                          f"({settings['num_warmup']} + {settings['num_draws']})) ...",
-                          file=sys.stderr, flush=True)
-                    row = run_cell(settings, args)
-                    if row is None:  # a cluster process other than 0
-                        continue
-                    if "error" in row:
-                        print(f"  failed: {row['error']}\n{row.get('output_tail', '')}",
-                              file=sys.stderr)
-                    else:
-                        print(f"  LPPD {row['lppd']:.3f} ({row['lppd_se']:.3f}), published "
-                              f"{row['published']} ({row['published_se']}), "
-                              f"{row['wall_s']:.0f} s", file=sys.stderr, flush=True)
+                cells = [cell_settings(dataset, net, mode, sizes, args.seed)
+                         for mode in args.modes] if "nuts" in kernels else []
+                cells += [kernel_cell_settings(dataset, net, k, kernel_sizes, args.seed,
+                                               args.init) for k in others]
+                for settings in cells:
+                    _run_or_skip(settings, args)
 
     if in_cluster(args) and not args.table_only:
         import jax
@@ -350,8 +619,16 @@ def main(argv: list[str] | None = None) -> dict:
                   "wall_s: the sampling call in a fresh worker process, compilation included.",
                   "within_2se_of_published_many: |LPPD - published many-chain LPPD| <= 2 x the "
                   "published standard error.",
+                  "kernel_rows: many-chain cells of engines other than NUTS (--kernel); each "
+                  "keeps the last draw of each of its chains; grad_evals counts warm-up, every "
+                  "draw (thinning included) and any ensemble fit (benchmarks/_common.py "
+                  "gradient_counts). engines: per (data set, net), NUTS's many-chain cell beside "
+                  "the best other engine (highest LPPD), with grad_ratio_best_to_nuts.",
               ]}
     print(table(report["rows"], COLUMNS))
+    if report["kernel_rows"]:
+        print()
+        print(table([{**r, **judge(r)} for r in report["kernel_rows"]], KERNEL_COLUMNS))
     print()
     print(report["markdown"])
     path = write_json(args.out, report)

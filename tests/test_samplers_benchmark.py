@@ -68,8 +68,8 @@ def test_unknown_kernel_counts_one_with_a_note_or_uses_a_reported_warmup(sb):
     assert g["grad_evals_warmup_how"] == "reported by the kernel"
     assert any("slice" in n for n in g["grad_notes"])
     # SMC reports its tempering cost per chain; the benchmark sums it
-    assert sb._reported_warmup({"warmup_gradient_evaluations": [700, 700]}) == 1400
-    assert sb._reported_warmup({}) is None
+    assert sb.reported_warmup({"warmup_gradient_evaluations": [700, 700]}) == 1400
+    assert sb.reported_warmup({}) is None
 
 
 def _args(sb, tmp_path, **overrides):
