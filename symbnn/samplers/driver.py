@@ -268,8 +268,10 @@ def _gather(run: _Run, bridge: Bridge, checkpoint: Path, run_id: str):
 
 
 def _warm_start(run: _Run, share: _Share, bridge: Bridge, k_init, k_warm, x, y):
-    """Every chain's :class:`Tuned` after warm-up (read from the checkpoint if it is there) and
-    the seconds spent on the starting points (a MAP fit or an ensemble: its own cost).
+    """Every chain's :class:`Tuned` after warm-up, and the seconds the starting points took.
+
+    The warm-up is read from the checkpoint if it is there (then no start is computed: 0 s).
+    The starting points' seconds are their own cost (a MAP fit or an ensemble).
 
     Starting points are drawn for all ``run.num_chains`` chains and this process's share kept,
     so that a chain starts where it does in a one-process run.

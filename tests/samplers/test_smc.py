@@ -145,3 +145,12 @@ def test_bad_settings_raise_one_line_errors_naming_the_argument(make, match):
     with pytest.raises(ValueError, match=match) as err:
         make()
     assert "\n" not in str(err.value)
+
+
+def test_draws_after_tempering_move_with_the_mutation_kernel():
+    # the draws continue with the kernel the particles were mutated with (jittered step size).
+    # Measured: acceptance 0.43, 37 % of draws divergent (the largest jittered steps); with
+    # steps of the full tuned size, as before, every draw diverged and none was accepted.
+    post = _run(num_chains=32, num_draws=20, kernel=SMC())
+    assert np.mean(np.asarray(post.sample_stats["acceptance_rate"])) > 0.2
+    assert np.mean(np.asarray(post.sample_stats["diverging"])) < 0.7

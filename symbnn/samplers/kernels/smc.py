@@ -20,7 +20,11 @@ resampling, then continue as HMC chains on the posterior with the final paramete
 ``num_draws=1`` gives the "many chains, one draw each" shape and more draws refine each particle.
 
 The run records blackjax's estimate of the log marginal likelihood (the sum of the log mean
-incremental weights) as ``log_evidence``.
+incremental weights) as ``log_evidence``. These and the other tempering diagnostics
+(``tempering_steps``, ``mutation_acceptance`` of the last step, ``mutation_divergences`` of all
+particles) describe the whole population and are repeated on every chain;
+``gradient_evaluations`` is per particle. The draws after tempering use the mutation kernel,
+jittered step size included.
 """
 
 from __future__ import annotations
@@ -84,16 +88,43 @@ class SMC(_Hamiltonian):
         if not (isinstance(self.step_range, int | float) and self.step_range >= 1.0):
             raise ValueError(f"step_range must be a number >= 1, got {self.step_range!r}")
 
-    def _blackjax(self):
-        import blackjax
-
-        return blackjax.hmc
-
-    def _extra(self) -> dict:
-        return {"num_integration_steps": int(self.num_integration_steps)}
-
     def _depth(self, info):
         return jnp.zeros_like(info.num_integration_steps)
+
+    def _jittered(self):
+        """The HMC transition with the step size over ``step_range**u``, ``u`` uniform.
+
+        ``u`` is drawn afresh every time, independently of the state, so the transition is a
+        mixture of invariant kernels.
+        """
+        from blackjax.mcmc import hmc
+
+        kernel = hmc.build_kernel()
+
+        def step(rng_key, state, logdensity_fn, step_size, inverse_mass_matrix):
+            k_jitter, k_step = jax.random.split(rng_key)
+            shrink = jnp.exp(-jax.random.uniform(k_jitter) * jnp.log(self.step_range))
+            return kernel(k_step, state, logdensity_fn, step_size * shrink, inverse_mass_matrix,
+                          self.num_integration_steps)
+
+        return step
+
+    def algorithm(self, logdensity_fn, params):
+        """The draws after tempering: the mutation kernel (jittered HMC) on the posterior."""
+        from blackjax.base import SamplingAlgorithm
+        from blackjax.mcmc import hmc
+
+        jittered = self._jittered()
+
+        def init(position, rng_key=None):
+            del rng_key
+            return hmc.init(position, logdensity_fn)
+
+        def step(rng_key, state):
+            return jittered(rng_key, state, logdensity_fn, params.step_size,
+                            params.inverse_mass_matrix)
+
+        return SamplingAlgorithm(init, step)
 
     def tune(self, rng_key, position, logdensity_fn, *, num_steps, space) -> Tuned:
         """Not for SMC, whose chains are tuned together (:meth:`tune_population`)."""
@@ -110,15 +141,11 @@ class SMC(_Hamiltonian):
         from blackjax.smc import adaptive_tempered, resampling
 
         n = jax.tree.leaves(positions)[0].shape[0]
-        hmc_kernel = hmc.build_kernel()
+        jittered = self._jittered()
 
         def mutation(key, state, logdensity_fn, step_size, inverse_mass_matrix):
-            k_jitter, k_step, k_move = jax.random.split(key, 3)
-            # a step size drawn afresh for every transition, independently of the state, so
-            # each transition is a mixture of invariant kernels
-            shrink = jnp.exp(-jax.random.uniform(k_jitter) * jnp.log(self.step_range))
-            state, info = hmc_kernel(k_step, state, logdensity_fn, step_size * shrink,
-                                     inverse_mass_matrix, self.num_integration_steps)
+            k_step, k_move = jax.random.split(key)
+            state, info = jittered(k_step, state, logdensity_fn, step_size, inverse_mass_matrix)
             return space.move(k_move, state), info
 
         smc_step = adaptive_tempered.build_kernel(
@@ -159,7 +186,7 @@ class SMC(_Hamiltonian):
         hmc_states = jax.vmap(lambda p: hmc.init(p, bridge.logdensity_fn))(particles)
         per_chain = {
             "tempering_steps": steps, "tempering": state.tempering_param,
-            "log_evidence": log_z, "mutation_acceptance": acc, "divergences": div,
+            "log_evidence": log_z, "mutation_acceptance": acc, "mutation_divergences": div,
             "gradient_evaluations": steps * self.num_mcmc_steps * self.num_integration_steps,
         }
         params = HMCParams(jnp.broadcast_to(eps, (n,)), jnp.broadcast_to(imm, (n, imm.size)))
