@@ -210,10 +210,17 @@ def setting_keys(settings: dict) -> tuple[str, ...]:
     return SETTING_KEYS if settings.get("kernel", "nuts") == "nuts" else KERNEL_SETTING_KEYS
 
 
+def engine_label(settings: dict) -> str:
+    """``kernel``, or ``kernel_init`` for starts other than the prior (``mclmc_ensemble``)."""
+    kernel, init = settings.get("kernel", "nuts"), settings.get("init", "prior")
+    return kernel if kernel == "nuts" or init == "prior" else f"{kernel}_{init}"
+
+
 def cell_path(settings: dict, cell_dir: Path = CELL_DIR) -> Path:
-    """``<data set>_<net>_<mode>.json`` (NUTS), ``<data set>_<net>_many_<kernel>.json`` (others)."""
+    """``<data set>_<net>_<mode>.json`` (NUTS), ``<data set>_<net>_many_<engine>.json`` (others,
+    :func:`engine_label`)."""
     kernel = settings.get("kernel", "nuts")
-    tail = "" if kernel == "nuts" else f"_{kernel}"
+    tail = "" if kernel == "nuts" else f"_{engine_label(settings)}"
     return Path(cell_dir) / f"{settings['dataset']}_{settings['net']}_{settings['mode']}{tail}.json"
 
 
@@ -363,13 +370,13 @@ def engines(rows: list[dict], kernel_rows: list[dict]) -> list[dict]:
             entry["nuts"] = {**_summary(nuts), "kernel": "nuts", "grad_evals": grads,
                              "grad_evals_how": how}
         for r in mine:
-            entry["engines"][r["kernel"]] = (_summary(r) if r.get("lppd") is not None else
-                                             {"kernel": r["kernel"],
-                                              "error": r.get("error", "no LPPD")})
+            entry["engines"][engine_label(r)] = (
+                _summary(r) if r.get("lppd") is not None else
+                {"kernel": r["kernel"], "error": r.get("error", "no LPPD")})
         best = best_engine(mine)
         if best is not None:
             verdict = judge(best)
-            entry.update(best_engine=best["kernel"], best={
+            entry.update(best_engine=engine_label(best), best={
                 **_summary(best), **{k: verdict[k] for k in (
                     "minus_published_many", "z_vs_published_many",
                     "within_2se_of_published_many")}})

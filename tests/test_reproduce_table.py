@@ -160,6 +160,9 @@ def test_kernel_cells_have_their_own_files_and_nuts_cells_keep_theirs(rt, tmp_pa
     assert rt.cell_path(settings(rt, "one"), tmp_path).name == "sinusoidal_f1_one.json"
     mclmc = kernel_settings(rt)
     assert rt.cell_path(mclmc, tmp_path).name == "sinusoidal_f1_many_mclmc.json"
+    # another start is another cell, stored beside the prior-start one
+    ensemble = {**mclmc, "init": "ensemble"}
+    assert rt.cell_path(ensemble, tmp_path).name == "sinusoidal_f1_many_mclmc_ensemble.json"
     assert (mclmc["mode"], mclmc["num_draws"], mclmc["thinning"]) == ("many", 5, 10)
     smc = kernel_settings(rt, "smc", init="ensemble")
     assert (smc["init"], smc["num_draws"], smc["thinning"]) == ("prior", 1, None)
