@@ -14,6 +14,7 @@ to the smallest bulk ESS (arviz) of the canonical parameters and sigma, then sub
 Threshold: p > 0.01 where the distributions agree (seeds fixed), p < 0.01 where they do not.
 """
 
+import functools
 import math
 
 import arviz_stats
@@ -29,6 +30,7 @@ MLP_1X3 = MLP(1, (3,), 1, "tanh")
 MODEL = bnn(MLP_1X3)
 SETTINGS = dict(num_chains=4, num_warmup=400, num_draws=1500, progress=False)
 ALPHA = 0.01
+SEED = 0  # keys 1, 2, 3 (3 * seed + 1, 2, 3)
 MAX_DRAWS = 800  # per sample in the permutation test (its cost grows with the square)
 
 
@@ -65,56 +67,94 @@ def _thin(post, *, canonical=False, seed=0):
     return kept[rng.choice(len(kept), min(MAX_DRAWS, len(kept)), replace=False)], ess
 
 
-@pytest.fixture(scope="module")
-def runs():
+@functools.cache
+def runs(seed: int = SEED) -> dict:
+    """The quotient run, its symmetrisation and the full run with orbit moves, for one seed."""
     x, y = _data()
-    quotient = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(1), space="quotient",
+    k = 3 * seed
+    quotient = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(k + 1), space="quotient",
                              **SETTINGS)
-    full = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(2), space="full",
+    full = symbnn.sample(MODEL, x, y, rng_key=jax.random.key(k + 2), space="full",
                          orbit_moves=True, **SETTINGS)
-    return {"quotient": quotient, "symmetrized": quotient.symmetrized(jax.random.key(3)),
+    return {"quotient": quotient, "symmetrized": quotient.symmetrized(jax.random.key(k + 3)),
             "full": full}
 
 
-@pytest.mark.slow
-def test_symmetrized_quotient_draws_match_full_space_draws(runs):
-    a, ess_a = _thin(runs["symmetrized"])
-    b, ess_b = _thin(runs["full"])
-    assert min(ess_a, ess_b) > 200  # enough nearly independent draws for the test to see
-    test = diagnostics.energy_mmd_test(a, b, num_permutations=500, seed=0)
-    assert test["energy_p_value"] > ALPHA, test
+def _energy_p(a, b) -> float:
+    return diagnostics.energy_mmd_test(a, b, num_permutations=500, seed=0)["energy_p_value"]
+
+
+def statistic(seed: int = SEED) -> dict:
+    """Every statistic the tests below check, for one seed (also run over many seeds by
+    ``tests/validation/false_alarm.py``)."""
+    r = runs(seed)
+    sym, ess_sym = _thin(r["symmetrized"])
+    full, ess_full = _thin(r["full"])
+    quot, _ = _thin(r["quotient"])
+    canon_q, _ = _thin(r["quotient"], canonical=True)
+    canon_f, _ = _thin(r["full"], canonical=True)
+    occupancy = {}
+    for name in ("symmetrized", "full", "quotient"):
+        occ = diagnostics.orbit_occupancy(r[name])
+        occupancy[name] = float(min(occ.pooled_p_value, np.min(occ.chain_p_values)))
+    return {"match_p": _energy_p(sym, full), "min_ess": min(ess_sym, ess_full),
+            "told_apart_p": _energy_p(quot, full), "canonical_p": _energy_p(canon_q, canon_f),
+            "occupancy_p": occupancy,
+            # diagnostic only: the mixing of the function, min bulk ESS of f on a grid
+            "prediction_ess": {name: _prediction_ess(r[name]) for name in ("quotient", "full")}}
+
+
+def _prediction_ess(post) -> float:
+    pred = post.predict(np.linspace(-2.0, 2.0, 5)[:, None])[..., 0]
+    return float(np.min(arviz_stats.ess(pred, method="bulk")))
+
+
+# Each check: (kind, passes(statistic)). "null" checks hold when the sampler is right and are
+# false alarms when they fail; "power" checks must reject a wrong distribution.
+CHECKS = {
+    "match": ("null", lambda s: s["match_p"] > ALPHA and s["min_ess"] > 200),
+    "canonical": ("null", lambda s: s["canonical_p"] > ALPHA),
+    "occupancy_symmetrized": ("null", lambda s: s["occupancy_p"]["symmetrized"] >= ALPHA),
+    "occupancy_full": ("null", lambda s: s["occupancy_p"]["full"] >= ALPHA),
+    "told_apart": ("power", lambda s: s["told_apart_p"] < ALPHA),
+    "occupancy_quotient": ("power", lambda s: s["occupancy_p"]["quotient"] < ALPHA),
+}
+
+
+def _check(name: str) -> None:
+    s = statistic(SEED)
+    assert CHECKS[name][1](s), s
 
 
 @pytest.mark.slow
-def test_unsymmetrized_quotient_draws_are_told_apart(runs):
-    a, _ = _thin(runs["quotient"])
-    b, _ = _thin(runs["full"])
-    test = diagnostics.energy_mmd_test(a, b, num_permutations=500, seed=0)
-    assert test["energy_p_value"] < ALPHA, test
+def test_symmetrized_quotient_draws_match_full_space_draws():
+    # min ESS > 200: enough nearly independent draws for the test to see
+    _check("match")
 
 
 @pytest.mark.slow
-def test_quotient_and_full_agree_after_canonicalisation(runs):
-    a, _ = _thin(runs["quotient"], canonical=True)
-    b, _ = _thin(runs["full"], canonical=True)
-    test = diagnostics.energy_mmd_test(a, b, num_permutations=500, seed=0)
-    assert test["energy_p_value"] > ALPHA, test
+def test_unsymmetrized_quotient_draws_are_told_apart():
+    _check("told_apart")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "uniform"),
-                         [("symmetrized", True), ("full", True), ("quotient", False)])
-def test_orbit_occupancy(runs, name, uniform):
-    occupancy = diagnostics.orbit_occupancy(runs[name])
-    assert occupancy.rejects(ALPHA) != uniform, occupancy.table
+def test_quotient_and_full_agree_after_canonicalisation():
+    _check("canonical")
 
 
 @pytest.mark.slow
-def test_symmetrized_draws_keep_the_function(runs):
+@pytest.mark.parametrize("name", ["symmetrized", "full", "quotient"])
+def test_orbit_occupancy(name):
+    # uniform for symmetrized and full, rejected for the canonical quotient draws
+    _check(f"occupancy_{name}")
+
+
+@pytest.mark.slow
+def test_symmetrized_draws_keep_the_function():
     x, _ = _data()
-    np.testing.assert_allclose(runs["symmetrized"].predict(x), runs["quotient"].predict(x),
+    r = runs()
+    np.testing.assert_allclose(r["symmetrized"].predict(x), r["quotient"].predict(x),
                                rtol=1e-5, atol=1e-5)
-    for k in runs["quotient"].draws:
-        assert runs["symmetrized"].draws[k].shape == runs["quotient"].draws[k].shape
-    np.testing.assert_array_equal(runs["symmetrized"].draws["sigma"],
-                                  runs["quotient"].draws["sigma"])
+    for k in r["quotient"].draws:
+        assert r["symmetrized"].draws[k].shape == r["quotient"].draws[k].shape
+    np.testing.assert_array_equal(r["symmetrized"].draws["sigma"], r["quotient"].draws["sigma"])
