@@ -15,6 +15,7 @@ allows 3 (room for the noise of both means and for somewhat slower mixing). A sp
 another distribution gives ratios of tens to hundreds (the constrained space below).
 """
 
+import functools
 import itertools
 
 import jax
@@ -43,25 +44,20 @@ def _data():
     return x, np.sin(2 * x[:, 0]) + 0.2 * rng.normal(size=30)
 
 
+SEED = 0  # keys 100 (full), 200 (quotient), 300 (constrained), 0 (symmetrisation); + 1000 * seed
+
+
 def _run(space, key, num_chains=4):
     x, y = _data()
     return symbnn.sample(MODEL, x, y, rng_key=jax.random.key(key), num_chains=num_chains,
                          space=space, **SETTINGS)
 
 
-@pytest.fixture(scope="module")
-def full():
-    return _run("full", 100, num_chains=8)
-
-
-@pytest.fixture(scope="module")
-def quotient():
-    return _run("quotient", 200)
-
-
-@pytest.fixture(scope="module")
-def constrained():
-    return _run("constrained", 300)
+@functools.cache
+def runs(seed: int = SEED) -> dict:
+    k = 1000 * seed
+    return {"full": _run("full", k + 100, num_chains=8), "quotient": _run("quotient", k + 200),
+            "constrained": _run("constrained", k + 300)}
 
 
 def _features(post):
@@ -99,10 +95,71 @@ def _agreement(full_feat: np.ndarray, other_feat: np.ndarray) -> tuple[float, fl
     return float(statistic), float(baseline)
 
 
+def statistic(seed: int = SEED) -> dict:
+    """Every statistic the tests below check, for one seed (also run over many seeds by
+    ``tests/validation/false_alarm.py``): statistic / baseline ratios and occupancy p-values."""
+    r = runs(seed)
+    full = _features(r["full"])
+    out = {}
+    for space in ("quotient", "constrained"):
+        other = _features(r[space])
+        for kind in ("parameters", "predictions"):
+            stat, baseline = _agreement(full[kind], other[kind])
+            out[f"{space}_{kind}_ratio"] = stat / baseline
+    sym = r["quotient"].symmetrized(jax.random.key(1000 * seed))
+    for name, post in (("symmetrized", sym), ("quotient", r["quotient"])):
+        out[f"{name}_occupancy_p"] = _occupancy_p_values(post.draws["b0"])
+        out[f"{name}_orbit_occupancy_p"] = _orbit_occupancy_p(post)
+    return out
+
+
+def _orbit_occupancy_p(post) -> float:
+    """``diagnostics.orbit_occupancy``'s pooled and per-chain p-values, Bonferroni-combined.
+
+    (``rejects(0.01)`` tests each of the 5 at 0.01: 5 of 50 seeds rejected the symmetrized
+    draws, whose group elements are exactly uniform; tests/validation/false_alarm.py.)
+    """
+    occ = orbit_occupancy(post)
+    return float(min(occ.pooled_p_value, np.min(occ.chain_p_values))
+                 * (1 + len(occ.chain_p_values)))
+
+
+# Each check: (kind, passes(statistic)). "null" checks hold when the sampler is right and are
+# false alarms when they fail; "power" checks must reject a wrong distribution.
+CHECKS = {
+    "quotient_parameters": ("null", lambda s: s["quotient_parameters_ratio"] < RATIO_LIMIT),
+    "quotient_predictions": ("null", lambda s: s["quotient_predictions_ratio"] < RATIO_LIMIT),
+    # Bonferroni over the 4 chi-square tests at level 0.01
+    "symmetrized_occupancy": ("null", lambda s: min(s["symmetrized_occupancy_p"]) * 4 > 0.01
+                              and s["symmetrized_orbit_occupancy_p"] >= 0.01),
+    # a space that samples another distribution (in effect: mixes badly) must be told apart
+    "constrained_parameters": ("power", lambda s: s["constrained_parameters_ratio"] > RATIO_LIMIT),
+    "constrained_predictions": ("power",
+                                lambda s: s["constrained_predictions_ratio"] > RATIO_LIMIT),
+    # canonical draws sit in one orbit member
+    "quotient_occupancy": ("power", lambda s: min(s["quotient_occupancy_p"]) < 1e-10
+                           and s["quotient_orbit_occupancy_p"] < 0.01),
+}
+
+
+def _check(name: str) -> None:
+    s = statistic(SEED)
+    assert CHECKS[name][1](s), s
+
+
+@pytest.fixture(scope="module")
+def quotient():
+    return runs()["quotient"]
+
+
+@pytest.fixture(scope="module")
+def constrained():
+    return runs()["constrained"]
+
+
 @pytest.mark.parametrize("kind", ["parameters", "predictions"])
-def test_quotient_agrees_with_full(full, quotient, kind):
-    statistic, baseline = _agreement(_features(full)[kind], _features(quotient)[kind])
-    assert statistic < RATIO_LIMIT * baseline, (statistic, baseline)
+def test_quotient_agrees_with_full(kind):
+    _check(f"quotient_{kind}")
 
 
 def test_quotient_draws_are_canonical(quotient):
@@ -123,9 +180,15 @@ def test_quotient_draws_are_canonical(quotient):
     "sits in a mode (small biases, sigma 0.30 against 0.165) that no full chain visits.",
 )
 @pytest.mark.parametrize("kind", ["parameters", "predictions"])
-def test_constrained_agrees_with_full(full, constrained, kind):
-    statistic, baseline = _agreement(_features(full)[kind], _features(constrained)[kind])
-    assert statistic < RATIO_LIMIT * baseline, (statistic, baseline)
+def test_constrained_agrees_with_full(kind):
+    s = statistic(SEED)
+    assert s[f"constrained_{kind}_ratio"] < RATIO_LIMIT, s
+
+
+@pytest.mark.parametrize("kind", ["parameters", "predictions"])
+def test_agreement_has_power(kind):
+    # the constrained space's draws (another distribution in effect, see above) are told apart
+    _check(f"constrained_{kind}")
 
 
 def test_constrained_draws_respect_the_ordering(constrained):
@@ -146,14 +209,10 @@ def _occupancy_p_values(b0: np.ndarray) -> list[float]:
     return p
 
 
-def test_symmetrized_quotient_draws_occupy_orbits_uniformly(quotient):
+def test_symmetrized_quotient_draws_occupy_orbits_uniformly():
     # Canonical draws carry b >= 0, sorted; an independent uniform group element per draw makes
     # each unit's sign and the position of the largest |bias| uniform and independent across
     # draws, so the chi-square tests are exact. Bonferroni over the 4 tests at level 0.01.
-    sym = quotient.symmetrized(jax.random.key(0))
-    p = _occupancy_p_values(sym.draws["b0"])
-    assert min(p) * len(p) > 0.01, p
-    assert not orbit_occupancy(sym).rejects(0.01)
+    _check("symmetrized_occupancy")
     # the test can fail: canonical draws sit in one orbit member
-    assert min(_occupancy_p_values(quotient.draws["b0"])) < 1e-10
-    assert orbit_occupancy(quotient).rejects(0.01)
+    _check("quotient_occupancy")

@@ -104,12 +104,15 @@ def quantities(model, sites: dict) -> dict[str, np.ndarray]:
 
 
 @functools.cache
-def sbc(arch: str, space: str) -> dict:
-    """Run the SBC study of one network and space: p-values, ranks, divergences, timing."""
+def sbc(arch: str, space: str, seed: int = 0) -> dict:
+    """Run the SBC study of one network and space: p-values, ranks, divergences, timing.
+
+    ``seed`` 0 is the study of the tests (key SEED); others are new realisations of it.
+    """
     model = bnn(ARCHS[arch])
     x = jnp.asarray(X_TRAIN, jnp.result_type(float))
     t0 = time.perf_counter()
-    truth, draws, divergences = run_replications(model, space, x, jax.random.key(SEED),
+    truth, draws, divergences = run_replications(model, space, x, jax.random.key(SEED + seed),
                                                  NUM_REPLICATIONS)
     seconds = time.perf_counter() - t0
     kept = {k: np.asarray(v)[:, THIN - 1::THIN] for k, v in draws.items()}
@@ -122,6 +125,18 @@ def sbc(arch: str, space: str) -> dict:
     p_values = {k: uniformity_p_value(r, num_kept + 1) for k, r in ranks.items()}
     return {"p_values": p_values, "ranks": ranks, "num_kept": num_kept, "seconds": seconds,
             "divergences": np.asarray(divergences)}
+
+
+def statistic(seed: int = 0, archs=tuple(ARCHS)) -> dict:
+    """p-values of every quantity, per network and asserted space (also run over seeds by
+    ``tests/validation/false_alarm.py``)."""
+    return {f"{arch} {space}": sbc(arch, space, seed)["p_values"]
+            for arch in archs for space in ("full", "quotient")}
+
+
+# Each check: (kind, passes(statistic)); "null" failures are false alarms.
+CHECKS = {f"{arch} {space}": ("null", lambda s, k=f"{arch} {space}": min(s[k].values()) >= P_MIN)
+          for arch in ARCHS for space in ("full", "quotient")}
 
 
 @pytest.mark.slow
