@@ -11,8 +11,9 @@ symmetrisation are rejected by both.
 
 The permutation test assumes independent draws, so both samples are thinned by the ratio of draws
 to the smallest bulk ESS (arviz) of the canonical parameters, sigma and the predictions at 5
-inputs, then subsampled at random. Threshold: p > 0.01 where the distributions agree (seeds
-fixed), p < 0.01 where they do not; the occupancy tests are Bonferroni-corrected over the pooled
+inputs, then subsampled at random. Threshold: p > ALPHA = 0.0025 where the distributions agree
+(seeds fixed), p < ALPHA where they do not (0.01 over the 4 null checks, Bonferroni); the
+occupancy tests are also Bonferroni-corrected over the pooled
 and the 4 chains' tests. NUTS with target_accept 0.95 (see SETTINGS). False-alarm rates over 50
 seeds: ``python tests/validation/false_alarm.py --tests symmetrization`` (docs/validation.md).
 """
@@ -37,7 +38,11 @@ MODEL = bnn(MLP_1X3)
 SETTINGS = dict(num_chains=4, num_warmup=400, num_draws=1500, progress=False,
                 kernel=symbnn.samplers.NUTS(target_accept=0.95))
 GRID = np.linspace(-2.0, 2.0, 5)[:, None]  # the function's values here join the ESS
-ALPHA = 0.01
+# Level of every check: 0.01 over the file's 4 null checks (Bonferroni), so the file as a whole
+# goes red in at most 1 % of seeds when symbnn is right. At 0.01 per check it went red in 3 of 100
+# seeds; recomputed from those seeds' p-values, 0 of 100 at 0.0025 (false_alarm.py).
+ALPHA = 0.01 / 4
+NUM_PERMUTATIONS = 2000  # smallest p 1/2001, well below ALPHA (500 gave 0.002: no room)
 SEED = 0  # keys 1, 2, 3 (3 * seed + 1, 2, 3)
 MAX_DRAWS = 800  # per sample in the permutation test (its cost grows with the square)
 
@@ -93,7 +98,8 @@ def runs(seed: int = SEED) -> dict:
 
 
 def _energy_p(a, b) -> float:
-    return diagnostics.energy_mmd_test(a, b, num_permutations=500, seed=0)["energy_p_value"]
+    return diagnostics.energy_mmd_test(a, b, num_permutations=NUM_PERMUTATIONS,
+                                       seed=0)["energy_p_value"]
 
 
 def statistic(seed: int = SEED) -> dict:
