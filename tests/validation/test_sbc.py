@@ -42,6 +42,16 @@ X_TRAIN = np.linspace(-2.0, 2.0, 20)[:, None]
 X_PRED = np.array([[-1.5], [0.0], [1.0]])
 NUM_REPLICATIONS = 1000
 NUM_WARMUP, NUM_DRAWS, THIN = 200, 100, 10
+# Per engine: sample() settings of one replication, and every THIN-th of its draws (chains and
+# draws flattened) kept. NUTS (the asserted study): one chain of 200 + 100, every 10th kept. MAMS:
+# the same with a longer warm-up for its L / step-size tuning. SMC: 100 particles, one draw each,
+# every 10th particle kept (systematic resampling orders the particles by ancestor, so the kept
+# ones come from different stretches of the population). L = 10 for all.
+ENGINES = {
+    "nuts": dict(kernel="nuts", num_chains=1, num_warmup=NUM_WARMUP, num_draws=NUM_DRAWS),
+    "mams": dict(kernel="mams", num_chains=1, num_warmup=400, num_draws=NUM_DRAWS),
+    "smc": dict(kernel="smc", num_chains=100, num_warmup=500, num_draws=1),
+}
 P_MIN = 1e-3  # per quantity, see the module docstring
 SEED = 2018
 
@@ -53,23 +63,24 @@ def _simulator(model):
     return jax.jit(lambda k, x: {name: v[0] for name, v in predictive(k, x).items()})
 
 
-def simulate_and_sample(model, space: str, x, rng_key):
-    """One SBC replication: truth from the prior, y from the truth, one chain of the sampler.
+def simulate_and_sample(model, space: str, x, rng_key, engine: str = "nuts"):
+    """One SBC replication: truth from the prior, y from the truth, one run of the sampler.
 
-    Returns ``(truth_sites, draw_sites, num_divergences)``, draws (num_draws, ...) per site.
+    Returns ``(truth_sites, draw_sites, num_divergences)``, draws (chains * draws, ...) per site.
     """
     k_prior, k_run = jax.random.split(rng_key)
     truth = {k: np.asarray(v) for k, v in _simulator(model)(k_prior, x).items()}
     y = truth.pop("y")
-    post = symbnn.sample(model, x, y, rng_key=k_run, num_chains=1, num_warmup=NUM_WARMUP,
-                         num_draws=NUM_DRAWS, space=space, progress=False)
-    draws = {k: v[0] for k, v in post.draws.items()}
-    return truth, draws, int(post.sample_stats["diverging"][0].sum())
+    post = symbnn.sample(model, x, y, rng_key=k_run, space=space, progress=False,
+                         **ENGINES[engine])
+    draws = {k: v.reshape(-1, *v.shape[2:]) for k, v in post.draws.items()}
+    return truth, draws, int(post.sample_stats["diverging"].sum())
 
 
-def run_replications(model, space: str, x, rng_key, num_replications: int):
+def run_replications(model, space: str, x, rng_key, num_replications: int,
+                     engine: str = "nuts"):
     """All replications, one after another; per site, arrays with a leading replication axis."""
-    runs = [simulate_and_sample(model, space, x, k)
+    runs = [simulate_and_sample(model, space, x, k, engine)
             for k in jax.random.split(rng_key, num_replications)]
     truth, draws, divergences = zip(*runs, strict=True)
     stack = lambda trees: {k: np.stack([t[k] for t in trees]) for k in trees[0]}  # noqa: E731
@@ -104,16 +115,17 @@ def quantities(model, sites: dict) -> dict[str, np.ndarray]:
 
 
 @functools.cache
-def sbc(arch: str, space: str, seed: int = 0) -> dict:
+def sbc(arch: str, space: str, seed: int = 0, engine: str = "nuts") -> dict:
     """Run the SBC study of one network and space: p-values, ranks, divergences, timing.
 
     ``seed`` 0 is the study of the tests (key SEED); others are new realisations of it.
+    ``engine`` is a key of :data:`ENGINES`.
     """
     model = bnn(ARCHS[arch])
     x = jnp.asarray(X_TRAIN, jnp.result_type(float))
     t0 = time.perf_counter()
     truth, draws, divergences = run_replications(model, space, x, jax.random.key(SEED + seed),
-                                                 NUM_REPLICATIONS)
+                                                 NUM_REPLICATIONS, engine)
     seconds = time.perf_counter() - t0
     kept = {k: np.asarray(v)[:, THIN - 1::THIN] for k, v in draws.items()}
     num_kept = next(iter(kept.values())).shape[1]
@@ -178,13 +190,20 @@ def test_the_rank_test_has_power():
 
 
 def main() -> None:
-    """Print the p-values of every network and space (the numbers in docs/validation.md)."""
+    """Print the p-values of every network and space (the numbers in docs/validation.md);
+    ``--engine mams`` or ``smc`` runs the study of that kernel (full and quotient)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("--engine", choices=list(ENGINES), default="nuts")
+    engine = parser.parse_args().engine
+    spaces = SPACES if engine == "nuts" else ("full", "quotient")
     for arch in ARCHS:
-        for space in SPACES:
-            r = sbc(arch, space)
+        for space in spaces:
+            r = sbc(arch, space, 0, engine)
             ps = " ".join(f"{k}={p:.3g}" for k, p in r["p_values"].items())
             div = r["divergences"]
-            print(f"{arch} {space:11s} {r['seconds']:6.1f}s  divergences: {div.sum()} in "
+            print(f"{engine} {arch} {space:11s} {r['seconds']:6.1f}s  divergences: {div.sum()} in "
                   f"{(div > 0).sum()}/{div.size} replications  "
                   f"min p={min(r['p_values'].values()):.3g}")
             print(f"    {ps}")
