@@ -26,8 +26,9 @@ of reproduce_table.py (``--f2-nuts stored``, the default; symbnn NUTS only, one 
 so no ESS or R-hat), run a few chains (``--f2-nuts run``, ``--f2-nuts-chains``), or are skipped.
 
 Reported per configuration: wall time (compilation included; for ensemble starts also the cost of
-fitting the ensemble alone, ``ensemble_s``), gradient evaluations (:func:`gradient_counts`), min
-bulk ESS of the predictive means per second and per gradient evaluation, max canonical R-hat,
+fitting the ensemble alone, ``ensemble_s``: ``Posterior.attrs["init_s"]``, compilation
+included), gradient evaluations (:func:`gradient_counts`), min bulk ESS of the predictive
+means per second and per gradient evaluation, max canonical R-hat,
 test LPPD and the LPPD of the first 1, 2, 4, ... chains. Results merge into ``--out`` by
 workload and configuration, so parts can be run separately; the Markdown table (:func:`markdown`)
 is written next to it.
@@ -134,30 +135,6 @@ def _kernel(name: str, thinning: dict):
     return KERNELS[name](**options)
 
 
-def _ensemble_cost(model, x, y, rng_key, num_chains: int) -> dict:
-    """Wall time of fitting the ensemble alone, as ``symbnn.sample`` does (same keys, compiled
-    afresh), after the run so that it warms nothing for it."""
-    import jax
-    import jax.numpy as jnp
-
-    from symbnn.models import validate_data
-    from symbnn.samplers.bridge import make_bridge
-    from symbnn.samplers.init import initial_positions
-
-    x, y = (jnp.asarray(a) for a in validate_data(model, x, y))
-    k_bridge, k_init, _, _ = jax.random.split(rng_key, 4)
-    bridge = make_bridge(k_bridge, model, x, y).bind(None, None)
-
-    def fit(key, x, y):
-        return initial_positions(key, model=model, bridge=bridge.bind(x, y), x=x, y=y,
-                                 num_chains=num_chains, init="ensemble", canonical=False,
-                                 num_steps=ENSEMBLE_STEPS)
-
-    t0 = time.perf_counter()
-    jax.block_until_ready(jax.jit(fit)(k_init, x, y))
-    return {"ensemble_s": time.perf_counter() - t0}
-
-
 def worker(config: dict) -> None:
     """Run one configuration in this (fresh) process and write its result."""
     from _common import (
@@ -211,7 +188,7 @@ def worker(config: dict) -> None:
         kernel_name = config["kernel"]
     result.update(wall_s=wall, cpu_s=cpu, **clock.snapshot())
     if config.get("init") == "ensemble":
-        result.update(_ensemble_cost(model, x, y, key, config["num_chains"]))
+        result["ensemble_s"] = post.attrs["init_s"]  # sample() times the starts apart
     result.update(ess_summaries(post, x_pred, wall, cpu))
     result.update(canonical_rhat(post))
     ll = post.log_likelihood(data.x_test.astype(np.float32), data.y_test.astype(np.float32))
