@@ -178,6 +178,12 @@ def _settings(model, kernel, space, orbit_moves, chain_layout, init, num_chains,
     if kernel.population and init != "prior":
         raise ValueError(f"init must be 'prior' for kernel {kernel.name!r}, whose chains are "
                          f"particles tempered from the prior, got init={init!r}")
+    if kernel.population and num_chains < 2:
+        raise ValueError(f"num_chains must be >= 2 for kernel {kernel.name!r} (its particles; "
+                         f"one particle cannot be reweighted), got {num_chains}")
+    if kernel.spaces is not None and space not in kernel.spaces:
+        raise ValueError(f"space must be one of {kernel.spaces} for kernel {kernel.name!r}, "
+                         f"got {space!r}")
     return _Run(
         kernel=kernel, space=_space(model, space, orbit_moves),
         layout=resolve_layout(chain_layout, num_chains), num_chains=num_chains,

@@ -139,6 +139,8 @@ def test_the_name_smc_is_registered():
         (lambda: SMC(step_size=-1.0), "step_size"),
         (lambda: SMC(step_range=0.5), "step_range"),
         (lambda: _run(init="map"), "init must be 'prior'"),
+        (lambda: _run(num_chains=1), "num_chains must be >= 2"),
+        (lambda: _run(space="constrained"), "space must be one of"),
     ],
 )
 def test_bad_settings_raise_one_line_errors_naming_the_argument(make, match):

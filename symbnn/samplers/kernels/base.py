@@ -72,6 +72,8 @@ class Kernel:
     name: ClassVar[str]
     # True: the chains are tuned together (tune_population), e.g. as the particles of SMC
     population: ClassVar[bool] = False
+    # the spaces the kernel can serve (None: every space)
+    spaces: ClassVar[tuple[str, ...] | None] = None
     # the blackjax state and tuned-parameter NamedTuples (properties where they come from
     # blackjax, imported on first use: importing blackjax starts jax's backend, which a
     # multi-process run must start later, in jax.distributed.initialize)

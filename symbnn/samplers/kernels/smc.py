@@ -72,6 +72,8 @@ class SMC(_Hamiltonian):
 
     name = "smc"
     population = True
+    # the constrained space's prior is not the canonicalised prior draws the particles start as
+    spaces = ("full", "quotient")
     target_ess: float = 0.9
     num_mcmc_steps: int = 10
     num_integration_steps: int = 10
