@@ -91,7 +91,7 @@ def nuts_reference(seed=0):
     x, y, x_test = sine_data()
     post = symbnn.sample(SINE, x, y, rng_key=jax.random.key(seed), kernel="nuts",
                          **NUTS_SETTINGS)
-    canon, ess = _thin(post, canonical=True, seed=seed)
+    canon, ess = _thin(post, canonical=True, seed=seed, grid=x_test)
     ref = predictive(post.predict(x_test)[..., 0])
     ref.update(canonical=canon.astype(np.float32), ess=ess, x_test=x_test,
                divergences=int(np.sum(post.sample_stats["diverging"])))
@@ -119,7 +119,7 @@ def bias(post, ref, x_test, seed=0):
     got = predictive(post.predict(x_test)[..., 0])
     z_mean = (got["mean"] - ref["mean"]) / np.hypot(got["mcse_mean"], ref["mcse_mean"])
     z_sd = (got["sd"] - ref["sd"]) / np.hypot(got["mcse_sd"], ref["mcse_sd"])
-    canon, ess = _thin(post, canonical=True, seed=seed)
+    canon, ess = _thin(post, canonical=True, seed=seed, grid=x_test)
     test = diagnostics.energy_mmd_test(canon, ref["canonical"],
                                        num_permutations=NUM_PERMUTATIONS, seed=seed)
     return {"max_abs_z_mean": float(np.max(np.abs(z_mean))),

@@ -65,18 +65,18 @@ def _flat(post):
     return np.concatenate(parts, axis=-1)
 
 
-def _thin(post, *, canonical=False, seed=0):
+def _thin(post, *, canonical=False, seed=0, grid=GRID):
     """Nearly independent draws: every k-th draw of every chain, k = draws / min bulk ESS of the
-    canonical values and of the predictions at GRID (the slowest functional quantity: a chain can
-    move between functional modes more slowly than any one canonical parameter says), then a
-    random subset of at most MAX_DRAWS.
+    canonical values and of the predictions at ``grid`` (inputs of the model; the slowest
+    functional quantity: a chain can move between functional modes more slowly than any one
+    canonical parameter says), then a random subset of at most MAX_DRAWS.
 
     (An evenly spaced subset keeps the lag structure of the chains; NUTS draws are often
     negatively correlated at short lags, which made the energy test's p-value 1.0 for five seeds
     out of five when comparing the canonical draws of two runs. A random subset does not.)
     """
     canon = _flat(post.canonical())
-    ess = min(float(np.min(arviz_stats.ess(canon, method="bulk"))), _prediction_ess(post))
+    ess = min(float(np.min(arviz_stats.ess(canon, method="bulk"))), _prediction_ess(post, grid))
     step = max(1, math.ceil(canon.shape[0] * canon.shape[1] / ess))
     values = canon if canonical else _flat(post)
     kept = values[:, ::step].reshape(-1, values.shape[-1])
@@ -125,8 +125,8 @@ def statistic(seed: int = SEED) -> dict:
             "prediction_ess": {name: _prediction_ess(r[name]) for name in ("quotient", "full")}}
 
 
-def _prediction_ess(post) -> float:
-    pred = post.predict(GRID)[..., 0]
+def _prediction_ess(post, grid=GRID) -> float:
+    pred = post.predict(grid)[..., 0]
     return float(np.min(arviz_stats.ess(pred, method="bulk")))
 
 
