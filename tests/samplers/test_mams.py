@@ -8,30 +8,21 @@ import numpy as np
 import pytest
 
 import symbnn
-from symbnn import MLP
-from symbnn.models import bnn
 from symbnn.samplers import KERNELS, MAMS
-from symbnn.samplers import checkpoint as ckpt_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kernel_cases import TANH, interrupted_then_resumed, run_tanh  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 from test_exact_linear import MIN_ESS, Z_MAX, _beta, _data, closed_form, z_scores  # noqa: E402
 from test_exact_linear import MODEL as LINEAR  # noqa: E402
 
-TANH = bnn(MLP(1, (3,), 1, "tanh", "regression"))
 SMALL = dict(num_chains=2, num_warmup=40, num_draws=12, block_size=4, progress=False)
 
 
-def _sine():
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-2, 2, (16, 1))
-    return x, np.sin(2 * x[:, 0]) + 0.1 * rng.normal(size=16)
-
 
 def _run(**kw):
-    x, y = _sine()
-    settings = dict(SMALL, rng_key=jax.random.key(7), kernel=MAMS(thinning=2))
-    settings.update(kw)
-    return symbnn.sample(TANH, x, y, **settings)
+    return run_tanh(dict(SMALL, kernel=MAMS(thinning=2)), **kw)
 
 
 def test_draws_match_the_exact_posterior_of_a_linear_model():
@@ -69,20 +60,8 @@ def test_quotient_draws_are_canonical_and_stats_named():
 
 
 def test_resume_gives_the_draws_of_an_uninterrupted_run(tmp_path, monkeypatch):
-    reference = _run(orbit_moves=True)
-    real, calls = ckpt_module.write_block, []
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(*args)
-
-    monkeypatch.setattr(ckpt_module, "write_block", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _run(orbit_moves=True, checkpoint=tmp_path / "run")
-    monkeypatch.setattr(ckpt_module, "write_block", real)
-    resumed = _run(orbit_moves=True, checkpoint=tmp_path / "run", resume=True)
+    reference, resumed = interrupted_then_resumed(_run, tmp_path / "run", monkeypatch,
+                                                  orbit_moves=True)
     for k, v in reference.draws.items():
         np.testing.assert_array_equal(resumed.draws[k], v, err_msg=k)
     for k in ("lp", "num_integration_steps", "acceptance_rate"):

@@ -10,34 +10,26 @@ import pytest
 from jax.scipy.stats import norm
 
 import symbnn
-from symbnn import MLP
-from symbnn.models import bnn
 from symbnn.samplers import KERNELS, SMC, TuningError
 from symbnn.samplers.bridge import make_bridge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kernel_cases import TANH, interrupted_then_resumed, run_tanh, sine  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 from test_exact_linear import MODEL as LINEAR  # noqa: E402
 from test_exact_linear import _beta, _data, closed_form  # noqa: E402
 
-TANH = bnn(MLP(1, (3,), 1, "tanh", "regression"))
 SMALL = dict(num_chains=16, num_warmup=200, num_draws=3, block_size=2, progress=False)
 
 
-def _sine():
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-2, 2, (16, 1))
-    return x, np.sin(2 * x[:, 0]) + 0.1 * rng.normal(size=16)
-
 
 def _run(**kw):
-    x, y = _sine()
-    settings = dict(SMALL, rng_key=jax.random.key(7), kernel=SMC(num_mcmc_steps=3))
-    settings.update(kw)
-    return symbnn.sample(TANH, x, y, **settings)
+    return run_tanh(dict(SMALL, kernel=SMC(num_mcmc_steps=3)), **kw)
 
 
 def test_prior_and_likelihood_split_the_log_density():
-    x, y = _sine()
+    x, y = sine()
     x, y = x.astype(np.float32), y.astype(np.float32)
     bridge = make_bridge(jax.random.key(0), TANH, jnp.asarray(x), jnp.asarray(y))
     pos = {k: jax.random.normal(jax.random.key(i), s)
@@ -102,22 +94,8 @@ def test_unfinished_tempering_stops_and_writes_no_warmup(tmp_path):
 
 
 def test_resume_gives_the_draws_of_an_uninterrupted_run(tmp_path, monkeypatch):
-    from symbnn.samplers import checkpoint as ckpt_module
-
-    reference = _run(orbit_moves=True)
-    real, calls = ckpt_module.write_block, []
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(*args)
-
-    monkeypatch.setattr(ckpt_module, "write_block", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _run(orbit_moves=True, checkpoint=tmp_path / "run")
-    monkeypatch.setattr(ckpt_module, "write_block", real)
-    resumed = _run(orbit_moves=True, checkpoint=tmp_path / "run", resume=True)
+    reference, resumed = interrupted_then_resumed(_run, tmp_path / "run", monkeypatch,
+                                                  orbit_moves=True)
     for k, v in reference.draws.items():
         np.testing.assert_array_equal(resumed.draws[k], v, err_msg=k)
     np.testing.assert_array_equal(resumed.attrs["warmup_log_evidence"],
