@@ -115,8 +115,11 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     lines = [_header(result, len(x_eval), where), str(summ)]
     if occ["tested"]:
         verdict = "rejected" if occ["rejects"] else "not rejected"
-        lines.append(f"orbit occupancy: pooled p = {occ['pooled_p_value']:.3g} (uniform visits "
-                     f"to orbit members {verdict} at level 0.01)")
+        # the verdict is the pooled test's or any chain's: quote the smallest chain p too
+        chains = np.asarray(occ["chain_p_values"], float)
+        least = f", smallest chain p = {np.min(chains):.3g}" if chains.size else ""
+        lines.append(f"orbit occupancy: pooled p = {occ['pooled_p_value']:.3g}{least} (uniform "
+                     f"visits to orbit members {verdict} at level 0.01, pooled or per chain)")
     else:
         lines.append(f"orbit occupancy: not tested ({occ['reason']})")
     lines += _test_lines(test)

@@ -129,6 +129,10 @@ def many_chain_report(posterior, *, x=None, y=None, mlp=None, level: float = 0.0
             notes.append("the test LPPD still changes by more than its standard error per "
                          "doubling of the chains: more chains would change it")
     attrs = getattr(posterior, "attrs", None) or {}
+    if attrs.get("chains_are_particles"):
+        notes.append("the chains are particles of one SMC run and share ancestors through "
+                     "resampling: the orbit-spread test and the mode count assume independent "
+                     "chains, so a rejection or too few modes may come from the resampling")
     div = attrs.get("warmup_divergences")
     return ManyChainReport(
         num_chains=draws.num_chains, num_draws=draws.num_draws, occupancy_p_value=p_value,

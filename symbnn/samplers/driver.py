@@ -337,6 +337,8 @@ def _posterior(run: _Run, bridge: Bridge, warm, blocks, x, y, orbit_moves, timin
         "init": run.init, "num_warmup": run.num_warmup, "orbit_moves": orbit_moves,
         **reported, **timings,
     }
+    if run.kernel.population:  # read by the diagnostics, which assume independent chains
+        attrs["chains_are_particles"] = True
     if notes:
         attrs["notes"] = notes
     return Posterior(model=run.space.model, draws=_constrain(bridge, joined("position"), x, y),

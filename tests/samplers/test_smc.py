@@ -134,3 +134,16 @@ def test_draws_after_tempering_move_with_the_mutation_kernel():
     post = _run(num_chains=32, num_draws=20, kernel=SMC())
     assert np.mean(np.asarray(post.sample_stats["acceptance_rate"])) > 0.2
     assert np.mean(np.asarray(post.sample_stats["diverging"])) < 0.7
+
+
+def test_the_many_chain_report_says_the_chains_are_particles():
+    # resampled particles share ancestors, which the report's tests do not allow for
+    from symbnn import diagnostics
+
+    post = _run(num_draws=1)
+    assert post.attrs["chains_are_particles"] is True
+    notes = diagnostics.many_chain_report(post).notes
+    assert any("particles of one SMC run" in n for n in notes), notes
+    nuts = _run(num_draws=1, kernel="nuts", num_warmup=20)
+    assert "chains_are_particles" not in nuts.attrs
+    assert not any("SMC" in n for n in diagnostics.many_chain_report(nuts).notes)
