@@ -320,6 +320,20 @@ def lppd_by_num_chains(log_lik) -> dict[str, list]:
 
 
 # ------------------------------------------------------------------ gradient evaluations
+KERNEL_THINNING = {"mclmc": 10, "mams": 5}
+"""Transitions per kept draw of the new kernels in samplers.py and reproduce_table.py: a draw
+costs 20 (MCLMC) and about 20 (MAMS, trajectories of about 2 steps) gradient evaluations, a tenth
+of a typical NUTS draw on the sinusoid."""
+
+
+def is_population(kernel: str) -> bool:
+    """Whether symbnn's kernel ``kernel`` tunes its chains together as particles (SMC): then its
+    chains start from the prior only."""
+    from symbnn.samplers import KERNELS
+
+    return kernel in KERNELS and KERNELS[kernel].population
+
+
 GRADS_PER_STEP = {"numpyro": 1, "nuts": 1, "hmc": 1, "mclmc": 2, "mams": 2, "smc": 1}
 """Gradient evaluations per integration step: velocity Verlet (NUTS, HMC) 1; the isokinetic
 McLachlan integrator of blackjax's MCLMC and MAMS 2 (two position updates, the last gradient

@@ -48,11 +48,13 @@ from pathlib import Path
 import numpy as np
 from _common import (
     DEFAULT_DATA_DIR,
+    KERNEL_THINNING,
     REPO_ROOT,
     add_cluster_flags,
     cluster_config,
     gradient_counts,
     in_cluster,
+    is_population,
     machine_info,
     ratio,
     reported_warmup,
@@ -96,9 +98,6 @@ KERNEL_SIZES = {"protocol": {"num_chains": 1274, "num_warmup": 1000},
 KERNEL_DRAWS = {"smc": 1}
 """Draws per chain of the other engines (default :data:`DEFAULT_KERNEL_DRAWS`); the last counts."""
 DEFAULT_KERNEL_DRAWS = 5
-KERNEL_THINNING = {"mclmc": 10, "mams": 5}
-"""Transitions per kept draw, as in benchmarks/samplers.py (THINNING)."""
-POPULATION = {"smc"}
 """Engines whose chains are particles tempered from the prior: ``init="prior"`` only."""
 
 
@@ -197,12 +196,13 @@ def cell_settings(dataset: str, net: str, mode: str, sizes: dict, seed: int) -> 
 def kernel_cell_settings(dataset: str, net: str, kernel: str, sizes: dict, seed: int,
                          init: str = "prior") -> dict:
     """What a many-chain cell of another engine runs: ``sizes`` gives num_chains, num_warmup and
-    num_draws (default :data:`KERNEL_DRAWS`); thinning is :data:`KERNEL_THINNING`'s; a
-    :data:`POPULATION` engine starts from the prior whatever ``init`` says."""
+    num_draws (default :data:`KERNEL_DRAWS`); thinning is ``_common.KERNEL_THINNING``'s; a
+    population engine (SMC, ``_common.is_population``) starts from the prior whatever ``init``
+    says."""
     return {"dataset": dataset, "net": net, "mode": "many", "num_chains": sizes["num_chains"],
             "num_draws": sizes.get("num_draws") or KERNEL_DRAWS.get(kernel, DEFAULT_KERNEL_DRAWS),
             "num_warmup": sizes["num_warmup"], "seed": seed, "kernel": kernel,
-            "init": "prior" if kernel in POPULATION else init,
+            "init": "prior" if is_population(kernel) else init,
             "thinning": KERNEL_THINNING.get(kernel)}
 
 

@@ -51,8 +51,10 @@ from _common import (
     DEFAULT_DATA_DIR,
     ENSEMBLE_STEPS,
     GRADS_PER_STEP,
+    KERNEL_THINNING,
     REPO_ROOT,
     gradient_counts,
+    is_population,
     machine_info,
     mams_tuning_transitions,  # noqa: F401 (part of this script's interface, tested)
     mclmc_tuning_transitions,  # noqa: F401
@@ -77,9 +79,8 @@ WORKLOADS = {
 NEW_KERNELS = ("mclmc", "mams", "smc")
 """Kernels compared with NUTS, each with prior and ensemble starts; adding one is one entry."""
 INITS = ("prior", "ensemble")
-THINNING = {"mclmc": 10, "mams": 5}
-"""Transitions per kept draw (``--thinning KERNEL=N``): a draw costs 20 (MCLMC) and about 20
-(MAMS, trajectories of about 2 steps) gradient evaluations, a tenth of a typical NUTS draw here."""
+THINNING = KERNEL_THINNING
+"""Transitions per kept draw (``--thinning KERNEL=N``; ``_common.KERNEL_THINNING``)."""
 # (chains, warm-up, draws) per workload and family ("nuts": numpyro and symbnn NUTS; "new")
 SIZES = {
     "full": {
@@ -99,8 +100,6 @@ SIZES = {
 }
 """For "particles" (SMC) the warm-up is the cap on tempering steps and the draws are HMC
 transitions of every particle after tempering (enough for ESS and R-hat over the particles)."""
-POPULATION = {"smc"}
-"""Kernels whose chains are particles tempered from the prior: prior starts only."""
 TARGET = {"workload": "sinusoidal_1x50", "peer": "numpyro_all_cores", "min_ratio": 5.0,
           "max_rhat": 1.01,
           "text": "sinusoidal 1-50-1: best new kernel >= 5x numpyro NUTS on all cores in ESS/s of "
@@ -116,8 +115,8 @@ def configurations() -> list[dict]:
            {"name": "symbnn_nuts", "sampler": "symbnn", "family": "nuts", "kernel": "nuts",
             "init": "prior"}]
     out += [{"name": f"{k}_{init}", "sampler": "symbnn",
-             "family": "particles" if k in POPULATION else "new", "kernel": k, "init": init}
-            for k in NEW_KERNELS for init in INITS if k not in POPULATION or init == "prior"]
+             "family": "particles" if is_population(k) else "new", "kernel": k, "init": init}
+            for k in NEW_KERNELS for init in INITS if not is_population(k) or init == "prior"]
     return out
 
 

@@ -60,12 +60,12 @@ class Bridge:
         other sample site (observations, ``numpyro.factor`` terms of the model) is likelihood.
         ``logprior_fn + loglik_fn == logdensity_fn``.
         """
-        model = _only(self.model, frozenset(self.site_names), prior=True)
+        model = _Only(self.model, frozenset(self.site_names), prior=True)
         return -potential_energy(model, (self.x,), {"y": self.y}, position)
 
     def loglik_fn(self, position: dict) -> Array:
         """Log likelihood at an unconstrained position (see :meth:`logprior_fn`)."""
-        model = _only(self.model, frozenset(self.site_names), prior=False)
+        model = _Only(self.model, frozenset(self.site_names), prior=False)
         return -potential_energy(model, (self.x,), {"y": self.y}, position)
 
     def constrain_fn(self, position: dict) -> dict:
@@ -98,10 +98,6 @@ class _Only(Messenger):
 
 
 _LOG_DET = "_log_det"  # numpyro names the Jacobian factor of latent site "a" "_a_log_det"
-
-
-def _only(model, latent: frozenset, prior: bool):
-    return _Only(model, latent, prior)
 
 
 def _latent_names(rng_key: PRNGKey, model: Any, x: Array, y: Array | None) -> tuple[str, ...]:
