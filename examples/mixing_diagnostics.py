@@ -101,7 +101,7 @@ def occupancy_line(label: str, occ) -> str:
     chains = " ".join(f"{p:.2g}" for p in occ.chain_p_values)
     verdict = "rejects" if occ.rejects(0.01) else "does not reject"
     return (f"{label:<23} pooled p = {occ.pooled_p_value:.3g}; per chain p = {chains}; "
-            f"{verdict} uniform occupancy at the 1% level")
+            f"Bonferroni p = {occ.p_value:.3g} {verdict} uniform occupancy at the 1% level")
 
 
 def comparison_lines(label: str, cmp) -> list[str]:

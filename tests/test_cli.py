@@ -77,9 +77,13 @@ def test_diagnose_writes_summary_and_plots(runs, capsys):
         assert _finite(row["min_ess_bulk"]) and row["min_ess_bulk"] > 0, (view, row)
     assert summary["table"]["predictive"]["num_values"] == 10  # the 10 test inputs
     assert summary["occupancy"]["tested"] and 0 <= summary["occupancy"]["pooled_p_value"] <= 1
-    # the verdict line quotes what decided it: the pooled p and the smallest chain p
-    least = min(summary["occupancy"]["chain_p_values"])
-    assert f"smallest chain p = {least:.3g}" in out, out
+    # the verdict is the Bonferroni p of the pooled and chain tests; the line quotes its parts
+    occ = summary["occupancy"]
+    tests = [occ["pooled_p_value"], *occ["chain_p_values"]]
+    assert occ["p_value"] == pytest.approx(min(1.0, min(tests) * len(tests)))
+    assert occ["rejects"] == (occ["p_value"] < 0.01)
+    assert f"orbit occupancy: p = {occ['p_value']:.3g}" in out, out
+    assert f"smallest chain p = {min(occ['chain_p_values']):.3g}" in out, out
     assert _finite(summary["test"]["rmse"]) and _finite(summary["test"]["lppd"])
     assert sorted(summary["plots"]) == sorted(PLOTS)
     for name in PLOTS:

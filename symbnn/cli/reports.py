@@ -88,7 +88,8 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     else:
         try:
             occupancy = diagnostics.orbit_occupancy(post)
-            occ = {"tested": True, "pooled_p_value": occupancy.pooled_p_value,
+            occ = {"tested": True, "p_value": occupancy.p_value,
+                   "pooled_p_value": occupancy.pooled_p_value,
                    "chain_p_values": occupancy.chain_p_values, "rejects": occupancy.rejects()}
         except ValueError as err:  # nothing the group can move, e.g. one ReLU unit per layer
             occ["reason"] = str(err)
@@ -115,11 +116,12 @@ def diagnose_run(run: Run, *, plots: bool, progress: bool) -> tuple[dict, str]:
     lines = [_header(result, len(x_eval), where), str(summ)]
     if occ["tested"]:
         verdict = "rejected" if occ["rejects"] else "not rejected"
-        # the verdict is the pooled test's or any chain's: quote the smallest chain p too
         chains = np.asarray(occ["chain_p_values"], float)
         least = f", smallest chain p = {np.min(chains):.3g}" if chains.size else ""
-        lines.append(f"orbit occupancy: pooled p = {occ['pooled_p_value']:.3g}{least} (uniform "
-                     f"visits to orbit members {verdict} at level 0.01, pooled or per chain)")
+        lines.append(f"orbit occupancy: p = {occ['p_value']:.3g} (pooled p = "
+                     f"{occ['pooled_p_value']:.3g}{least}, Bonferroni over the pooled and the "
+                     f"{chains.size} chain tests): uniform visits to orbit members {verdict} at "
+                     "level 0.01")
     else:
         lines.append(f"orbit occupancy: not tested ({occ['reason']})")
     lines += _test_lines(test)

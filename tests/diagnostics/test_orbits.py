@@ -109,6 +109,29 @@ def test_occupancy_accepts_symmetrised_draws(make_draws, center, mlp):
         assert np.all(tops.sum(1) == 500)
 
 
+def test_occupancy_verdict_has_its_level_whatever_the_number_of_chains():
+    # rejects(level) is one test of level `level`: the smallest of the pooled and per-chain
+    # p-values times their number (Bonferroni). One chain p of 0.004 among 4 chains and the
+    # pooled test (p = 0.02 combined) is not a rejection at 0.01; 0.001 (0.005 combined) is.
+    from symbnn.diagnostics.orbits import OccupancyResult
+
+    def result(pooled, chains):
+        return OccupancyResult(None, np.asarray(chains, float), pooled, (), ())
+
+    mild = result(0.5, [0.004, 0.5, 0.6, 0.7])
+    assert mild.p_value == pytest.approx(0.02) and not mild.rejects(0.01)
+    assert result(0.5, [0.001, 0.5, 0.6, 0.7]).rejects(0.01)
+    assert result(0.001, [0.5, 0.5]).p_value == pytest.approx(0.003)
+    assert result(0.9, [0.9] * 3).p_value == 1.0  # capped at 1
+    # 1274 chains from a right sampler: uniform p-values; the combined test rejects at about
+    # its level, where "any chain below 0.01" would almost surely reject (1 - 0.99^1274).
+    rng = np.random.default_rng(0)
+    runs = [result(rng.uniform(), rng.uniform(size=1274)) for _ in range(2000)]
+    rate = np.mean([r.rejects(0.01) for r in runs])
+    assert rate <= 0.01 + 3 * np.sqrt(0.01 * 0.99 / 2000)  # Bonferroni is at most its level
+    assert np.mean([np.any(r.chain_p_values < 0.01) for r in runs]) > 0.99
+
+
 def test_occupancy_adjusts_for_slow_mixing(make_draws, center, mlp):
     # Each group element repeated for 10 consecutive draws: a chain that mixes over the orbit,
     # slowly. The ESS adjustment divides the evidence by about 10.
