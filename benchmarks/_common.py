@@ -320,10 +320,10 @@ def lppd_by_num_chains(log_lik) -> dict[str, list]:
 
 
 # ------------------------------------------------------------------ gradient evaluations
-KERNEL_THINNING = {"mclmc": 10, "mams": 5}
+KERNEL_THINNING = {"mclmc": 10, "mams": 2}
 """Transitions per kept draw of the new kernels in samplers.py and reproduce_table.py: a draw
-costs 20 (MCLMC) and about 20 (MAMS, trajectories of about 2 steps) gradient evaluations, a tenth
-of a typical NUTS draw on the sinusoid."""
+costs 20 (MCLMC) and about 32 (MAMS, trajectories of about 8 steps) gradient evaluations, a
+tenth of a typical NUTS draw on the sinusoid."""
 
 
 def is_population(kernel: str) -> bool:

@@ -46,9 +46,10 @@ NUM_WARMUP, NUM_DRAWS, THIN = 200, 100, 10
 # draws flattened) kept. NUTS (the asserted study): one chain of 200 + 100, every 10th kept. MAMS:
 # 1000 warm-up steps for its L / step-size tuning and 10 transitions per draw (with 400 and 1,
 # the 10 kept draws were so correlated that every parameter's ranks were far from uniform,
-# p < 1e-10: a test of the run's length, not of MAMS). SMC: 100 particles, one draw each,
-# every 10th particle kept (systematic resampling orders the particles by ancestor, so the kept
-# ones come from different stretches of the population). L = 10 for all.
+# p < 1e-10: a test of the run's length, not of MAMS; with blackjax's 2 integration steps per
+# transition, near-MALA, it failed at this length, with MAMS's default 8 it passes). SMC: 100
+# particles, one draw each, every 10th particle kept (systematic resampling orders the particles
+# by ancestor, so the kept ones come from different stretches of the population). L = 10 for all.
 ENGINES = {
     "nuts": dict(kernel="nuts", num_chains=1, num_warmup=NUM_WARMUP, num_draws=NUM_DRAWS),
     "mams": dict(kernel=symbnn.samplers.MAMS(thinning=10), num_chains=1, num_warmup=1000,
