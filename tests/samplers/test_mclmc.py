@@ -9,6 +9,7 @@ import pytest
 
 import symbnn
 from symbnn.samplers import MCLMC
+from symbnn.samplers.kernels.mclmc import tuning_notes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kernel_cases import TANH, interrupted_then_resumed, run_tanh  # noqa: E402
@@ -94,15 +95,32 @@ def test_vmap_layout_agrees_with_sequential_within_rounding():
 @pytest.mark.parametrize(
     ("kernel", "fragment"),
     [
-        (MCLMC(L=100.0, step_size=1e-6), "chain 0: MCLMC tuning froze"),
-        (MCLMC(L=1.0, step_size=3.0), "chain 0: MCLMC energy error"),
+        (MCLMC(L=100.0, step_size=1e-6), "MCLMC tuning froze"),
+        (MCLMC(L=1.0, step_size=3.0), "MCLMC energy error"),
     ],
 )
-def test_tuning_problems_are_noted_per_chain(kernel, fragment):
+def test_tuning_problems_are_noted_naming_the_chains(kernel, fragment):
     post = _run(kernel=kernel, num_warmup=0)
     notes = post.attrs.get("notes", [])
-    assert any(n.startswith(fragment) for n in notes), notes
-    assert any(n.startswith("chain 1:") for n in notes), notes
+    assert any(n.startswith(f"chains 0, 1 (2 of 2): {fragment}") for n in notes), notes
+
+
+def test_many_chains_get_one_note_per_kind_of_problem():
+    # 1274 chains (the many-chain protocol): 1000 frozen, chain 7 non-finite, the rest fine.
+    num_chains, num_draws = 1274, 10
+    L = np.full(num_chains, 1.0)
+    eps = np.full(num_chains, 0.1)
+    eps[:1001] = 1e-6
+    L[7] = np.nan
+    info = {"L": L, "step_size": eps, "dim": np.full(num_chains, 4)}
+    stats = {"energy_change": np.full((num_chains, num_draws), 1e-3)}
+    notes = tuning_notes(info, stats, thinning=1, desired_energy_var=5e-4)
+    assert len(notes) == 2, notes
+    assert notes[0].startswith("chain 7: MCLMC tuning gave a non-finite L"), notes
+    assert notes[1].startswith("chains 0, 1, 2, 3, 4 and 995 more (1000 of 1274): MCLMC tuning "
+                               "froze: step_size * steps / L = 1e-05, far below 1"), notes
+    assert tuning_notes({**info, "L": np.ones(num_chains), "step_size": np.full(num_chains, 0.1)},
+                        stats, thinning=1, desired_energy_var=5e-4) == []
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-__all__ = ["Kernel", "Tuned", "TuningError", "check_positive", "check_probability"]
+__all__ = ["Kernel", "Tuned", "TuningError", "check_positive", "check_probability", "chains_note",
+           "span"]
 
 # state fields that are pytrees shaped like the position (one array per latent site)
 _SITE_FIELDS = ("position", "momentum", "logdensity_grad")
@@ -63,6 +64,36 @@ def check_probability(name: str, value) -> None:
     """Raise ValueError naming ``name`` unless ``value`` is in the open interval (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+
+
+# chains named in a note before "and N more"
+_NAMED_CHAINS = 5
+
+
+def chains_note(mask, text: str) -> list[str]:
+    """One note for the chains where ``mask`` (one bool per chain) holds, or none.
+
+    ``"chain 3: text"`` for one chain, ``"chains 0, 3 (2 of 8): text"`` for a few and
+    ``"chains 0, 1, 2, 3, 4 and 1269 more (1274 of 1274): text"`` for many, so that a run of
+    thousands of chains gets one line per kind of problem, not one per chain.
+    """
+    chains = np.flatnonzero(np.asarray(mask, bool))
+    if chains.size == 0:
+        return []
+    if chains.size == 1:
+        return [f"chain {chains[0]}: {text}"]
+    named = ", ".join(str(c) for c in chains[:_NAMED_CHAINS])
+    more = f" and {chains.size - _NAMED_CHAINS} more" if chains.size > _NAMED_CHAINS else ""
+    return [f"chains {named}{more} ({chains.size} of {np.size(mask)}): {text}"]
+
+
+def span(values) -> str:
+    """``"0.12"``, ``"0.12 to 0.45"`` (the range of several different values) or ``""`` (none)."""
+    values = np.asarray(values, float)
+    if values.size == 0:
+        return ""
+    lo, hi = np.min(values), np.max(values)
+    return f"{lo:.2g}" if f"{lo:.2g}" == f"{hi:.2g}" else f"{lo:.2g} to {hi:.2g}"
 
 
 @dataclasses.dataclass(frozen=True)

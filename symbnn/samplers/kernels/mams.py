@@ -16,8 +16,9 @@ tuning while the variances are averaged, and a third of step-size tuning with th
 preconditioner: ``num_warmup`` transitions in all. On the quotient the tuning runs the folded
 kernel with the preconditioner tied across the units of a layer, as for NUTS and MCLMC.
 
-blackjax does not warn when tuning goes wrong; :meth:`MAMS.report` writes a note per chain whose
-tuned values are not finite or whose acceptance rate over the draws is far from the target.
+blackjax does not warn when tuning goes wrong; :meth:`MAMS.report` writes a note, naming the
+chains, whose tuned values are not finite or whose acceptance rate over the draws is far from the
+target: one note per kind of problem, however many chains.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from symbnn.samplers.kernels.base import Kernel, Tuned, check_positive, check_probability
+from symbnn.samplers.kernels.base import (
+    Kernel,
+    Tuned,
+    chains_note,
+    check_positive,
+    check_probability,
+    span,
+)
 
 __all__ = ["MAMS"]
 
@@ -192,23 +200,23 @@ class MAMS(Kernel):
 
 
 def tuning_notes(info: dict, stats: dict, target_accept: float) -> list[str]:
-    """One line per chain whose tuning gave non-finite values or an acceptance far from target."""
+    """One note per kind of problem, naming its chains.
+
+    The kinds: tuning that gave non-finite values, an acceptance rate far below or far above the
+    target.
+    """
     L, eps = np.asarray(info["L"], float), np.asarray(info["step_size"], float)
     accept = np.mean(np.asarray(stats["acceptance_rate"], float), axis=1)
-    notes = []
-    for c in range(L.shape[0]):
-        if not (np.isfinite(L[c]) and np.isfinite(eps[c]) and np.isfinite(accept[c])):
-            notes.append(f"chain {c}: MAMS tuning gave non-finite L={L[c]:.3g}, step_size="
-                         f"{eps[c]:.3g} or acceptance rate; start elsewhere (init='map') or "
-                         "pass a smaller step_size")
-        elif accept[c] < target_accept - _ACCEPT_FAR:
-            notes.append(f"chain {c}: MAMS acceptance rate {accept[c]:.2f} is far below "
-                         f"target_accept={target_accept:g}: the step size {eps[c]:.3g} is too "
-                         "large for where the chain went; raise num_warmup or pass a smaller "
-                         "step_size")
-        elif accept[c] > target_accept + _ACCEPT_FAR:
-            notes.append(f"chain {c}: MAMS acceptance rate {accept[c]:.2f} is far above "
-                         f"target_accept={target_accept:g}: the step size {eps[c]:.3g} is "
-                         "smaller than needed and the chain moves slowly; raise num_warmup or "
-                         "pass a larger step_size")
-    return notes
+    broken = ~(np.isfinite(L) & np.isfinite(eps) & np.isfinite(accept))
+    low = ~broken & (accept < target_accept - _ACCEPT_FAR)
+    high = ~broken & (accept > target_accept + _ACCEPT_FAR)
+    return (chains_note(broken, "MAMS tuning gave a non-finite L, step_size or acceptance rate; "
+                                "start elsewhere (init='map') or pass a smaller step_size")
+            + chains_note(low, f"MAMS acceptance rate {span(accept[low])} is far below "
+                               f"target_accept={target_accept:g}: the step size "
+                               f"{span(eps[low])} is too large for where the chain went; raise "
+                               "num_warmup or pass a smaller step_size")
+            + chains_note(high, f"MAMS acceptance rate {span(accept[high])} is far above "
+                                f"target_accept={target_accept:g}: the step size "
+                                f"{span(eps[high])} is smaller than needed and the chain moves "
+                                "slowly; raise num_warmup or pass a larger step_size"))

@@ -11,9 +11,9 @@ The warm-up budget ``num_warmup`` is split as 30% step-size tuning, 30% step siz
 preconditioner (plus blackjax's extra third of it and a step-size readjustment of a tenth), and 20%
 for ``L`` from the autocorrelation time: about ``num_warmup`` transitions in all.
 
-blackjax does not warn when tuning goes wrong; :meth:`MCLMC.report` writes a note per chain when
-the run travels far less than one decoherence length ``L`` (a frozen chain) or when the energy
-error is far above its target.
+blackjax does not warn when tuning goes wrong; :meth:`MCLMC.report` writes a note, naming the
+chains, when a run travels far less than one decoherence length ``L`` (a frozen chain) or when
+the energy error is far above its target: one note per kind of problem, however many chains.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from symbnn.samplers.kernels.base import Kernel, Tuned, check_positive
+from symbnn.samplers.kernels.base import Kernel, Tuned, chains_note, check_positive, span
 
 __all__ = ["MCLMC"]
 
@@ -147,24 +147,28 @@ class MCLMC(Kernel):
 
 
 def tuning_notes(info: dict, stats: dict, thinning: int, desired_energy_var: float) -> list[str]:
-    """One line per chain whose tuning froze or whose energy error is far above its target."""
+    """One note per kind of problem, naming its chains.
+
+    The kinds: tuning that gave non-finite values, froze, or left the energy error far above its
+    target.
+    """
     L, eps = np.asarray(info["L"], float), np.asarray(info["step_size"], float)
     dim = np.asarray(info["dim"], float)
     energy = np.asarray(stats["energy_change"], float)
-    travel = eps * energy.shape[1] * thinning / L
-    var = np.mean(energy**2, axis=1) / dim
-    notes = []
-    for c in range(L.shape[0]):
-        if not (np.isfinite(L[c]) and np.isfinite(eps[c]) and np.isfinite(var[c])):
-            notes.append(f"chain {c}: MCLMC tuning gave non-finite L={L[c]:.3g}, step_size="
-                         f"{eps[c]:.3g} or energy error; start elsewhere (init='map') or pass "
-                         "a smaller step_size")
-        elif travel[c] < _FROZEN_BELOW:
-            notes.append(f"chain {c}: MCLMC tuning froze: step_size * steps / L = "
-                         f"{travel[c]:.2g}, far below 1, so the chain hardly moved; raise "
-                         "num_warmup or num_draws, or pass a larger step_size")
-        elif var[c] > _ENERGY_ABOVE * desired_energy_var:
-            notes.append(f"chain {c}: MCLMC energy error Var[E]/dim = {var[c]:.2g} is "
-                         f"{var[c] / desired_energy_var:.0f} times desired_energy_var; the draws "
-                         "are biased: raise num_warmup or pass a smaller step_size")
-    return notes
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        travel = eps * energy.shape[1] * thinning / L
+        var = np.mean(energy**2, axis=1) / dim
+    broken = ~(np.isfinite(L) & np.isfinite(eps) & np.isfinite(var))
+    frozen = ~broken & (travel < _FROZEN_BELOW)
+    hot = ~broken & ~frozen & (var > _ENERGY_ABOVE * desired_energy_var)
+    return (chains_note(broken, "MCLMC tuning gave a non-finite L, step_size or energy error; "
+                                "start elsewhere (init='map') or pass a smaller step_size")
+            + chains_note(frozen, f"MCLMC tuning froze: step_size * steps / L = "
+                                  f"{span(travel[frozen])}, far below 1, "
+                                  "so the chain hardly moved; raise num_warmup or num_draws, or "
+                                  "pass a larger step_size")
+            + chains_note(hot, f"MCLMC energy error Var[E]/dim = "
+                               f"{span(var[hot])}, "
+                               f"{span(var[hot] / desired_energy_var)} "
+                               "times desired_energy_var; the draws are biased: raise num_warmup "
+                               "or pass a smaller step_size"))
