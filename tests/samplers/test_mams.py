@@ -117,3 +117,30 @@ def test_vmap_layout_agrees_with_sequential_within_rounding():
     assert vec.attrs["chain_layout"] == "vmap"
     for k, v in seq.draws.items():
         np.testing.assert_allclose(vec.draws[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_warmup_trajectories_stay_near_the_target_length_when_the_step_must_shrink():
+    # A posterior 500x narrower than the tuner's starting step (noise 0.005 on 400 rows: sd
+    # about 2.5e-4): blackjax's first tuning pass holds L while the step shrinks, so without
+    # symbnn's cap a transition would take L / step ~ thousands of integration steps (measured:
+    # 3500 and 8600 gradient evaluations per warm-up transition of the two chains here; 1000 s
+    # for 4 chains x 50 on a 3x16 net). With the cap a transition takes at most
+    # ceil(rescale(8)) steps, so the count is bounded exactly.
+    from blackjax.mcmc.adjusted_mclmc_dynamic import rescale
+
+    from symbnn import MLP
+    from symbnn.models import Gaussian, NormalPrior, bnn
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = x @ np.array([1.5, -0.7]) + 0.4 + 0.005 * rng.normal(size=400)
+    model = bnn(MLP(2, (), 1, activation="identity"), prior=NormalPrior(2.0),
+                likelihood=Gaussian(0.005))
+    kernel = MAMS()
+    num_warmup = 60
+    post = symbnn.sample(model, x, y, rng_key=jax.random.key(3), kernel=kernel, num_chains=2,
+                         num_warmup=num_warmup, num_draws=10, progress=False)
+    per_transition = np.asarray(post.attrs["warmup_gradient_evaluations"]) / num_warmup
+    assert np.all(per_transition >= 1)
+    assert np.all(per_transition <= np.ceil(rescale(kernel.target_num_integration_steps))), (
+        per_transition)

@@ -13,7 +13,12 @@ trajectory of ``target_num_integration_steps`` steps (``L`` is pinned to that ma
 then estimates the diagonal preconditioner from the draws and tunes the step size again. The
 warm-up budget ``num_warmup`` is split as a third of step-size tuning, a third of step-size
 tuning while the variances are averaged, and a third of step-size tuning with the new
-preconditioner: ``num_warmup`` transitions in all. On the quotient the tuning runs the folded
+preconditioner: ``num_warmup`` transitions in all. blackjax's first pass holds ``L`` while the
+step shrinks, so its trajectories grow as ``L / step_size`` (from a prior start on a 3x16 tanh
+net the step shrinks about 1000x: 8000 steps per transition, 1000 s for 4 chains x 50 warm-up
+transitions); symbnn caps them at ``target_num_integration_steps`` on average, which is the
+length the step is meant to be tuned at. The warm-up's gradient evaluations per chain are in
+``attrs["warmup_gradient_evaluations"]``. On the quotient the tuning runs the folded
 kernel with the preconditioner tied across the units of a layer, as for NUTS and MCLMC.
 
 blackjax does not warn when tuning goes wrong; :meth:`MAMS.report` writes a note, naming the
@@ -145,25 +150,31 @@ class MAMS(Kernel):
         if num_steps > 0:
             base = blackjax.mcmc.adjusted_mclmc_dynamic.build_kernel(
                 integration_steps_fn=self._steps_fn())
+            cap = self.target_num_integration_steps
 
             def folded(rng_key, state, logdensity_fn, step_size, inverse_mass_matrix,
                        integration_steps_params):
                 k_step, k_move = jax.random.split(rng_key)
                 imm = space.tied(state.position, inverse_mass_matrix)
+                # the tuner's first pass holds L fixed while the step shrinks, so L / step
+                # would grow with it (8000 steps per transition on a 3x16 net)
+                avg = jnp.minimum(integration_steps_params[0], cap)
                 state, info = base(k_step, state, logdensity_fn, step_size,
-                                   inverse_mass_matrix=imm,
-                                   integration_steps_params=integration_steps_params)
+                                   inverse_mass_matrix=imm, integration_steps_params=(avg,))
                 return space.move(k_move, state), info
 
-            state, params, _ = blackjax.adjusted_mclmc_find_L_and_step_size(
+            state, params, steps = blackjax.adjusted_mclmc_find_L_and_step_size(
                 mclmc_kernel=folded, logdensity_fn=logdensity_fn, num_steps=num_steps,
                 state=state, rng_key=k_tune, target=self.target_accept,
                 frac_tune1=_FRACTIONS[0], frac_tune2=_FRACTIONS[1], frac_tune3=0.0,
                 diagonal_preconditioning=True, params=params,
                 target_num_integration_steps=self.target_num_integration_steps,
             )
+        else:
+            steps = jnp.zeros((), jnp.int32)
         state, params = space.after_warmup(k_fold, state, params)
-        return Tuned(state, params, {"L": params.L, "step_size": params.step_size})
+        return Tuned(state, params, {"L": params.L, "step_size": params.step_size,
+                                     "gradient_evaluations": steps})
 
     def algorithm(self, logdensity_fn, params):
         """``blackjax.adjusted_mclmc_dynamic`` with the tuned parameters."""
@@ -195,7 +206,9 @@ class MAMS(Kernel):
     def report(self, info: dict, stats: dict) -> tuple[dict, list[str]]:
         """Tuned L and step size per chain, and :func:`tuning_notes`."""
         attrs = {"tuned_L": np.asarray(info["L"]).tolist(),
-                 "tuned_step_size": np.asarray(info["step_size"]).tolist()}
+                 "tuned_step_size": np.asarray(info["step_size"]).tolist(),
+                 "warmup_gradient_evaluations":
+                     np.asarray(info["gradient_evaluations"]).tolist()}
         return attrs, tuning_notes(info, stats, self.target_accept)
 
 
