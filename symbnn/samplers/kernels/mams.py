@@ -52,6 +52,9 @@ _FRACTIONS = (1 / 3, 1 / 3)
 # A chain whose mean acceptance rate over its draws is further than this from target_accept
 # is noted.
 _ACCEPT_FAR = 0.2
+# gradient evaluations per step of blackjax's isokinetic McLachlan integrator (two position
+# updates; the last gradient is kept in the state)
+_GRADS_PER_STEP = 2
 # the tuner's own start of the step size, times sqrt(dim)
 _STEP_START = 0.2
 
@@ -174,7 +177,7 @@ class MAMS(Kernel):
             steps = jnp.zeros((), jnp.int32)
         state, params = space.after_warmup(k_fold, state, params)
         return Tuned(state, params, {"L": params.L, "step_size": params.step_size,
-                                     "gradient_evaluations": steps})
+                                     "gradient_evaluations": steps * _GRADS_PER_STEP})
 
     def algorithm(self, logdensity_fn, params):
         """``blackjax.adjusted_mclmc_dynamic`` with the tuned parameters."""
